@@ -131,4 +131,8 @@ type ALBRecord struct {
 	ClassificationReason string
 	// ConnTraceID is TID_ + 32 lowercase hex, one per client connection.
 	ConnTraceID string
+	// Extra holds, as written (quotes included), the fields a parsed line had
+	// after conn_trace_id (transform fields, node IP, placeholders; alb.md
+	// §1.2–1.3 #31–36). The writer never writes them.
+	Extra []string
 }

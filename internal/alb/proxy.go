@@ -1,0 +1,650 @@
+package alb
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/kumo-dev/kumo/internal/accesslog"
+	"github.com/kumo-dev/kumo/internal/model"
+	"github.com/kumo-dev/kumo/internal/serve"
+)
+
+// Failure is a named way a request can fail inside the load balancer
+// (Envoy-style names). Each maps to the status the client gets and to the
+// shape of the access-log line (alb.md §1.11, §2.1).
+type Failure string
+
+// Failures.
+const (
+	// FailureNone: no failure.
+	FailureNone Failure = ""
+	// FailureNoRegisteredTargets: the target group has no registered
+	// targets → 503, target "-", timings -1 -1 -1.
+	FailureNoRegisteredTargets Failure = "NoRegisteredTargets"
+	// FailureUpstreamConnectionFailure: the target refused or reset the
+	// connection, or the TLS handshake to an HTTPS target failed → 502,
+	// timings -1 -1 -1.
+	FailureUpstreamConnectionFailure Failure = "UpstreamConnectionFailure"
+	// FailureUpstreamConnectTimeout: no TCP connection within
+	// TargetConnectTimeout → 504, timings -1 -1 -1.
+	FailureUpstreamConnectTimeout Failure = "UpstreamConnectTimeout"
+	// FailureUpstreamConnectionTermination: the target closed the
+	// connection with the request outstanding → 502, timings x y -1.
+	FailureUpstreamConnectionTermination Failure = "UpstreamConnectionTermination"
+	// FailureUpstreamProtocolError: the target sent a malformed response or
+	// response headers over 32 KB → 502, timings x y -1.
+	FailureUpstreamProtocolError Failure = "UpstreamProtocolError"
+	// FailureUpstreamIdleTimeout: the target sent nothing before the idle
+	// timeout → 504, timings -1 -1 -1.
+	FailureUpstreamIdleTimeout Failure = "UpstreamIdleTimeout"
+	// FailureDownstreamConnectionTermination: the client went away before
+	// the response → 460, logged but never sent.
+	FailureDownstreamConnectionTermination Failure = "DownstreamConnectionTermination"
+)
+
+// StatusClientClosed is the ALB's log-only status for a client that closed
+// the connection before the response (alb.md §2.1).
+const StatusClientClosed = 460
+
+// failureShape implements alb.md §1.11 / §2.1: the status of each failure
+// and whether the request and target timings were measured (else -1 -1 -1;
+// response_processing_time is always -1 for a failure).
+func failureShape(f Failure) (status int, timed bool) {
+	switch f {
+	case FailureNoRegisteredTargets:
+		return http.StatusServiceUnavailable, false
+	case FailureUpstreamConnectionFailure:
+		return http.StatusBadGateway, false
+	case FailureUpstreamConnectTimeout:
+		return http.StatusGatewayTimeout, false
+	case FailureUpstreamConnectionTermination, FailureUpstreamProtocolError:
+		return http.StatusBadGateway, true
+	case FailureUpstreamIdleTimeout:
+		return http.StatusGatewayTimeout, false
+	case FailureDownstreamConnectionTermination:
+		return StatusClientClosed, false
+	}
+	return http.StatusBadGateway, false
+}
+
+// notMeasured is a timing logged as -1.
+const notMeasured time.Duration = -1
+
+// errIdleTimeout is the cancel cause when the target stays silent for the
+// idle timeout.
+var errIdleTimeout = errors.New("alb: target idle timeout")
+
+// dialError marks an error that happened while opening the TCP connection to
+// a target.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return "dial target: " + e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+func newTargetTransport(connectTimeout, idle time.Duration, tlsConf *tls.Config) *http.Transport {
+	d := &net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy: nil, // never through an environment proxy
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, &dialError{err}
+			}
+			return c, nil
+		},
+		TLSClientConfig:        tlsConf,
+		TLSHandshakeTimeout:    connectTimeout, // alb.md §2.4: 10 s → 502
+		DisableCompression:     true,
+		MaxIdleConns:           1024,
+		MaxIdleConnsPerHost:    256,
+		IdleConnTimeout:        idle,
+		MaxResponseHeaderBytes: 32 << 10, // alb.md §4.5 → 502
+		TLSNextProto:           map[string]func(string, *tls.Conn) http.RoundTripper{},
+	}
+}
+
+// classifyTargetError maps a failed round trip to a Failure (alb.md §2.1).
+func classifyTargetError(err error, ctx, clientCtx context.Context, wrote bool) Failure {
+	if errors.Is(context.Cause(ctx), errIdleTimeout) {
+		return FailureUpstreamIdleTimeout
+	}
+	if clientCtx.Err() != nil {
+		return FailureDownstreamConnectionTermination
+	}
+	var de *dialError
+	if errors.As(err, &de) {
+		var ne net.Error
+		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+			return FailureUpstreamConnectTimeout
+		}
+		return FailureUpstreamConnectionFailure
+	}
+	if !wrote {
+		return FailureUpstreamConnectionFailure
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "malformed") || strings.Contains(msg, "headers exceeded") ||
+		strings.Contains(msg, "bogus") || strings.Contains(msg, "invalid") {
+		return FailureUpstreamProtocolError
+	}
+	return FailureUpstreamConnectionTermination
+}
+
+// exchange is the state of one request through the listener.
+type exchange struct {
+	l        *listener
+	w        responseCounter
+	rec      accesslog.ALBRecord
+	received time.Time
+	wrote    atomic.Int64 // unix nanos when the request headers reached the target
+	reqBytes int64
+	body     countingBody
+}
+
+// ServeHTTP serves one client request: rule matching, the action, and the
+// access-log record.
+func (l *listener) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	lb := l.lb
+	ex := &exchange{l: l, received: lb.now()}
+	ex.w = responseCounter{ResponseWriter: rw, proto1: r.ProtoMajor == 1, head: r.Method == http.MethodHead}
+	rec := &ex.rec
+	rec.RequestCreationTime = ex.received
+	rec.RequestProcessingTime, rec.TargetProcessingTime, rec.ResponseProcessingTime = notMeasured, notMeasured, notMeasured
+	ex.reqBytes = requestHeaderBytes(r)
+	peerAddr := peerAddrPort(r)
+	peer := peerAddr.Addr()
+	l.fillRequestFields(rec, r, peerAddr)
+	rec.TraceID = traceHeader(r.Header["X-Amzn-Trace-Id"], ex.received, ex.reqBytes)
+
+	ru := l.matchRule(r, peer)
+	rec.MatchedRulePriority = ru.priority
+	a := ru.action
+	rec.ActionsExecuted = a.kind
+	switch a.kind {
+	case model.ActionRedirect:
+		loc := l.redirectLocation(a.redirect, r)
+		rec.RedirectURL = loc
+		ex.w.Header()["Location"] = []string{loc}
+		lb.writeGenerated(&ex.w, r, a.status, "text/html", lb.pages.body(a.status))
+	case model.ActionFixedResponse:
+		lb.writeGenerated(&ex.w, r, a.status, a.contentType, a.body)
+	case model.ActionForward:
+		ex.forward(r, a.chooseTargetGroup(), peer)
+		return
+	}
+	ex.finish(r)
+}
+
+// writeGenerated writes an LB-generated response (alb.md §2.3, §5.3).
+func (lb *LoadBalancer) writeGenerated(w *responseCounter, r *http.Request, status int, contentType, body string) {
+	setLBHeaders(w.Header(), r, contentType, len(body), lb.now())
+	w.WriteHeader(status)
+	if !w.head && body != "" {
+		_, _ = io.WriteString(w, body)
+	}
+}
+
+// fail writes (or, for 460, only logs) a failure.
+func (ex *exchange) fail(r *http.Request, f Failure) {
+	status, timed := failureShape(f)
+	if !timed {
+		ex.rec.RequestProcessingTime, ex.rec.TargetProcessingTime = notMeasured, notMeasured
+	}
+	ex.rec.ResponseProcessingTime = notMeasured
+	ex.l.lb.log.Debug("alb: request failed", "failure", string(f), "status", status, "target", ex.rec.Target)
+	if status == StatusClientClosed {
+		ex.w.status = StatusClientClosed
+	} else {
+		ex.l.lb.writeGenerated(&ex.w, r, status, "text/html", ex.l.lb.pages.body(status))
+	}
+	ex.finish(r)
+}
+
+// forward implements the forward action: pick a target, proxy, stream back.
+func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.Addr) {
+	lb := ex.l.lb
+	rec := &ex.rec
+	rec.TargetGroupARN = tg.model.ARN
+	t := tg.pickTarget()
+	if t == nil {
+		ex.fail(r, FailureNoRegisteredTargets)
+		return
+	}
+	rec.Target = t.model.Addr
+
+	clientCtx := r.Context()
+	ctx, cancel := context.WithCancelCause(clientCtx)
+	defer cancel(nil)
+	idle := time.AfterFunc(lb.idleTimeout, func() { cancel(errIdleTimeout) })
+	defer idle.Stop()
+	trace := &httptrace.ClientTrace{WroteHeaders: ex.wroteHeaders}
+	ctx = httptrace.WithClientTrace(ctx, trace)
+
+	ex.body.idle, ex.body.timeout = idle, lb.idleTimeout
+	out := ex.l.targetRequest(ctx, r, t, peer, rec.TraceID, &ex.body)
+	transport := lb.httpTransport
+	if tg.https {
+		transport = lb.httpsTransport
+	}
+	resp, err := transport.RoundTrip(out)
+	gotResp := lb.now()
+	wroteNanos := ex.wrote.Load()
+	if wroteNanos != 0 {
+		wrote := time.Unix(0, wroteNanos)
+		rec.RequestProcessingTime = nonNegative(wrote.Sub(ex.received))
+		rec.TargetProcessingTime = nonNegative(gotResp.Sub(wrote))
+	}
+	if err != nil {
+		ex.fail(r, classifyTargetError(err, ctx, clientCtx, wroteNanos != 0))
+		return
+	}
+	defer resp.Body.Close()
+	idle.Reset(lb.idleTimeout)
+	rec.TargetStatus = resp.StatusCode
+
+	h := ex.w.Header()
+	copyResponseHeaders(h, resp.Header)
+	rec.ResponseProcessingTime = nonNegative(lb.now().Sub(gotResp))
+	ex.w.WriteHeader(resp.StatusCode)
+	flush := resp.ContentLength == -1
+	bufp := lb.bufs.Get().(*[]byte)
+	rerr, werr := copyBody(&ex.w, resp.Body, *bufp, flush, idle, lb.idleTimeout)
+	lb.bufs.Put(bufp)
+	if rerr != nil || werr != nil {
+		lb.log.Debug("alb: response body interrupted", "target", t.model.Addr, "read_error", rerr, "write_error", werr)
+		ex.finish(r)
+		if rerr != nil && werr == nil {
+			// The target broke off mid-body: abort the client response so
+			// the client sees the truncation.
+			panic(http.ErrAbortHandler)
+		}
+		return
+	}
+	ex.finish(r)
+}
+
+func (ex *exchange) wroteHeaders() {
+	ex.wrote.CompareAndSwap(0, ex.l.lb.now().UnixNano())
+}
+
+func nonNegative(d time.Duration) time.Duration {
+	if d < 0 {
+		return 0
+	}
+	return d
+}
+
+// copyBody streams the target's body to the client, resetting the idle
+// timer on every read; flush pushes each chunk out for unsized bodies.
+func copyBody(w *responseCounter, body io.Reader, buf []byte, flush bool, idle *time.Timer, idleTimeout time.Duration) (rerr, werr error) {
+	for {
+		n, err := body.Read(buf)
+		if n > 0 {
+			idle.Reset(idleTimeout)
+			if _, werr = w.Write(buf[:n]); werr != nil {
+				return nil, werr
+			}
+			if flush {
+				w.Flush()
+			}
+		}
+		if err == io.EOF {
+			return nil, nil
+		}
+		if err != nil {
+			return err, nil
+		}
+	}
+}
+
+// finish completes the access-log record and hands it to Config.Log.
+func (ex *exchange) finish(r *http.Request) {
+	lb := ex.l.lb
+	rec := &ex.rec
+	rec.Time = lb.now()
+	rec.ELBStatus = ex.w.status
+	if rec.ELBStatus == 0 {
+		rec.ELBStatus = http.StatusOK
+	}
+	body := ex.body.n.Load()
+	if body < r.ContentLength {
+		body = r.ContentLength
+	}
+	rec.ReceivedBytes = ex.reqBytes + body
+	rec.SentBytes = ex.w.headerBytes + ex.w.bodyBytes
+	rec.TargetPortList = rec.Target
+	if rec.TargetStatus > 0 {
+		rec.TargetStatusCodeList = strconv.Itoa(rec.TargetStatus)
+	}
+	if lb.cfg.Log != nil {
+		lb.cfg.Log(rec)
+	}
+}
+
+// fillRequestFields fills the record's request-derived fields.
+func (l *listener) fillRequestFields(rec *accesslog.ALBRecord, r *http.Request, peer netip.AddrPort) {
+	rec.ELB = l.lb.lb.FullName
+	rec.Type = logType(l.https, r)
+	if peer.IsValid() {
+		rec.Client = peer.Addr().Unmap().String() + ":" + strconv.Itoa(int(peer.Port()))
+	} else {
+		rec.Client = r.RemoteAddr
+	}
+	rec.Request = requestField(r, l.scheme, l.port)
+	rec.UserAgent = userAgentField(r.Header.Get("User-Agent"))
+	if ci := serve.ConnInfoFrom(r.Context()); ci != nil {
+		rec.ConnTraceID = ci.TraceID
+	}
+	if l.tls != nil && r.TLS != nil {
+		rec.SSLCipher = sslCipherField(r.TLS)
+		rec.SSLProtocol = sslProtocolField(r.TLS)
+		rec.DomainName = domainNameField(r.TLS)
+		rec.ChosenCertARN = l.tls.chosenCertField(r.TLS)
+	}
+}
+
+// logType implements access-log field 1 (alb.md §1.4): http, https or h2.
+func logType(https bool, r *http.Request) string {
+	switch {
+	case !https:
+		return "http"
+	case r.ProtoMajor == 2:
+		return "h2"
+	}
+	return "https"
+}
+
+// requestField implements access-log field 13 (alb.md §1.5):
+// "METHOD scheme://host:port/uri HTTP/x.y" with the Host as sent (its port
+// dropped) and the listener's modeled port always printed; the URI as sent.
+func requestField(r *http.Request, scheme, port string) string {
+	uri := r.RequestURI
+	if uri == "" || uri[0] != '/' {
+		uri = r.URL.RequestURI()
+	}
+	var b strings.Builder
+	b.Grow(len(r.Method) + len(scheme) + len(r.Host) + len(port) + len(uri) + 16)
+	b.WriteString(r.Method)
+	b.WriteByte(' ')
+	b.WriteString(scheme)
+	b.WriteString("://")
+	b.WriteString(hostWithoutPort(r.Host))
+	b.WriteByte(':')
+	b.WriteString(port)
+	b.WriteString(uri)
+	b.WriteByte(' ')
+	b.WriteString(r.Proto)
+	return b.String()
+}
+
+// userAgentField implements access-log field 14: the User-Agent, truncated
+// at 8 KB (alb.md §1.3 #14, §4.5).
+func userAgentField(ua string) string {
+	const limit = 8 << 10
+	if len(ua) > limit {
+		return ua[:limit]
+	}
+	return ua
+}
+
+func peerAddrPort(r *http.Request) netip.AddrPort {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	return ap
+}
+
+// hopByHopHeaders are removed in both directions (RFC 9110 §7.6.1; alb.md
+// §4.1 leaves the exact set UNCONFIRMED).
+var hopByHopHeaders = [...]string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+func isHopByHop(k string, connTokens []string) bool {
+	for _, h := range hopByHopHeaders {
+		if k == h {
+			return true
+		}
+	}
+	for _, v := range connTokens {
+		for tok := range strings.SplitSeq(v, ",") {
+			if http.CanonicalHeaderKey(strings.TrimSpace(tok)) == k {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// targetRequest builds the request to the target (alb.md §4.1–4.4).
+func (l *listener) targetRequest(ctx context.Context, r *http.Request, t *target, peer netip.Addr, traceID string, counter *countingBody) *http.Request {
+	conn := r.Header["Connection"]
+	h := make(http.Header, len(r.Header)+4)
+	for k, vv := range r.Header {
+		if isHopByHop(k, conn) {
+			continue
+		}
+		h[k] = vv // shared, never mutated: changed headers get new slices
+	}
+	if _, ok := h["User-Agent"]; !ok {
+		h["User-Agent"] = []string{""} // keep Go's transport from adding its own
+	}
+	if xff, ok := forwardedFor(l.lb.xffMode, r.Header["X-Forwarded-For"], peer); ok {
+		h["X-Forwarded-For"] = []string{xff}
+	} else {
+		delete(h, "X-Forwarded-For")
+	}
+	h["X-Forwarded-Proto"] = []string{l.scheme}
+	h["X-Forwarded-Port"] = []string{l.port}
+	h["X-Amzn-Trace-Id"] = []string{traceID}
+
+	scheme := "http"
+	if t.tg.https {
+		scheme = "https"
+	}
+	body := r.Body
+	if body == nil || body == http.NoBody || r.ContentLength == 0 {
+		body = http.NoBody
+	} else {
+		counter.r = body
+		body = counter
+	}
+	out := &http.Request{
+		Method:        r.Method,
+		URL:           &url.URL{Scheme: scheme, Host: t.dial, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery},
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        h,
+		Body:          body,
+		ContentLength: r.ContentLength,
+		Host:          forwardedHost(r.Host, l.model.Port, l.lb.preserve),
+	}
+	if out.Host == "" {
+		// HTTP/1.0 without Host: never let the local dial address leak.
+		out.Host = t.model.Addr
+	}
+	if out.ContentLength == 0 && body != http.NoBody {
+		out.ContentLength = -1
+	}
+	return out.WithContext(ctx)
+}
+
+// forwardedFor implements X-Forwarded-For processing (alb.md §4.1) for the
+// modes append (add ", <client-ip>" or create), preserve and remove. ok is
+// false when the header must be absent.
+func forwardedFor(mode string, prior []string, peer netip.Addr) (string, bool) {
+	switch mode {
+	case "remove":
+		return "", false
+	case "preserve":
+		if len(prior) == 0 {
+			return "", false
+		}
+		return strings.Join(prior, ", "), true
+	}
+	ip := peer.Unmap().String()
+	if !peer.IsValid() {
+		ip = ""
+	}
+	if len(prior) == 0 {
+		return ip, true
+	}
+	return strings.Join(prior, ", ") + ", " + ip, true
+}
+
+// forwardedHost implements the Host header sent to targets (alb.md §4.3):
+// on listener ports 80 and 443 a port in the Host is removed; on other
+// ports the listener port is appended when the client sent none; with
+// routing.http.preserve_host_header.enabled the Host is passed unchanged.
+func forwardedHost(host string, listenerPort int, preserve bool) string {
+	if preserve || host == "" {
+		return host
+	}
+	bare := hostWithoutPort(host)
+	if listenerPort == 80 || listenerPort == 443 {
+		return bare
+	}
+	if bare != host {
+		return host
+	}
+	return host + ":" + strconv.Itoa(listenerPort)
+}
+
+// copyResponseHeaders passes the target's headers through, minus hop-by-hop.
+func copyResponseHeaders(dst, src http.Header) {
+	conn := src["Connection"]
+	for k, vv := range src {
+		if isHopByHop(k, conn) {
+			continue
+		}
+		dst[k] = vv
+	}
+}
+
+// countingBody counts the request body bytes read towards the target; each
+// read also resets the idle timer (bytes are flowing).
+type countingBody struct {
+	r       io.ReadCloser
+	n       atomic.Int64
+	idle    *time.Timer
+	timeout time.Duration
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.n.Add(int64(n))
+		if c.idle != nil {
+			c.idle.Reset(c.timeout)
+		}
+	}
+	return n, err
+}
+
+func (c *countingBody) Close() error { return c.r.Close() }
+
+// responseCounter counts what is written to the client, as HTTP/1.1 bytes.
+type responseCounter struct {
+	http.ResponseWriter
+	proto1      bool
+	head        bool
+	status      int
+	headerBytes int64
+	bodyBytes   int64
+}
+
+func (w *responseCounter) WriteHeader(code int) {
+	if w.status != 0 {
+		return
+	}
+	w.status = code
+	w.headerBytes = responseHeaderBytes(code, w.ResponseWriter.Header(), w.proto1, w.head)
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseCounter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bodyBytes += int64(n)
+	return n, err
+}
+
+// Flush flushes the underlying writer when it can.
+func (w *responseCounter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap exposes the underlying writer to http.ResponseController.
+func (w *responseCounter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// requestHeaderBytes is the request's size before the body, serialized as
+// HTTP/1.1: request line, Host, every header line, and the blank line
+// (alb.md §1.3 #11 received_bytes: "request incl. headers"). HTTP/2
+// requests are counted the same way (no HPACK accounting).
+func requestHeaderBytes(r *http.Request) int64 {
+	uri := r.RequestURI
+	if uri == "" {
+		uri = r.URL.RequestURI()
+	}
+	n := len(r.Method) + 1 + len(uri) + 1 + len("HTTP/1.1") + 2
+	if r.Host != "" {
+		n += len("Host: ") + len(r.Host) + 2
+	}
+	n += headerBlockBytes(r.Header)
+	return int64(n + 2)
+}
+
+// responseHeaderBytes is the response's size before the body, serialized as
+// HTTP/1.1 the way net/http writes it: status line with Go's reason phrase,
+// the header lines, the Date line net/http adds when missing, a
+// "Transfer-Encoding: chunked" line when the body is unsized, and the blank
+// line (alb.md §1.3 #12 sent_bytes). Chunk framing is not counted.
+func responseHeaderBytes(code int, h http.Header, proto1, head bool) int64 {
+	n := len("HTTP/1.1 ") + 3 + 1 + len(http.StatusText(code)) + 2
+	n += headerBlockBytes(h)
+	if _, ok := h["Date"]; !ok {
+		n += len("Date: Mon, 02 Jan 2006 15:04:05 GMT\r\n")
+	}
+	if _, ok := h["Content-Length"]; !ok && proto1 && !head && bodyAllowed(code) {
+		n += len("Transfer-Encoding: chunked\r\n")
+	}
+	return int64(n + 2)
+}
+
+func bodyAllowed(code int) bool {
+	return code >= 200 && code != http.StatusNoContent && code != http.StatusNotModified
+}
+
+func headerBlockBytes(h http.Header) int {
+	n := 0
+	for k, vv := range h {
+		for _, v := range vv {
+			n += len(k) + 2 + len(v) + 2
+		}
+	}
+	return n
+}
+
+// bufferPool returns the pool of body-copy buffers.
+func bufferPool() *sync.Pool {
+	return &sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+}
