@@ -172,7 +172,7 @@ type fileSet struct {
 
 // newFileSet starts the background flusher. expire, when non-nil, is called
 // under the lock on every tick to finish files whose period is over.
-func newFileSet(kind string, opt LogOptions, expire func(now time.Time)) *fileSet {
+func newFileSet(kind string, opt LogOptions, expire func(s *fileSet, now time.Time)) *fileSet {
 	now, every, through, lg := opt.resolved()
 	s := &fileSet{kind: kind, now: now, through: through, log: lg,
 		files: make(map[int64]*liveFile), stop: make(chan struct{})}
@@ -198,7 +198,7 @@ func newFileSet(kind string, opt LogOptions, expire func(now time.Time)) *fileSe
 				}
 			}
 			if expire != nil {
-				expire(s.now())
+				expire(s, s.now())
 			}
 			s.mu.Unlock()
 		}
@@ -439,15 +439,17 @@ func OpenALBLog(dir string, id ALBLogIdentity, opt LogOptions) (*ALBLog, error) 
 		return nil, fmt.Errorf("alb log: %w", err)
 	}
 	l := &ALBLog{dir: dir, id: id}
-	l.set = newFileSet(kindALB, opt, l.expireLocked)
+	l.set = newFileSet(kindALB, opt, expireALBLocked)
 	return l, nil
 }
 
-// expireLocked finishes every file whose interval ended at or before now.
-func (l *ALBLog) expireLocked(now time.Time) {
-	for k := range l.set.files {
+// expireALBLocked finishes every file of s whose 5-minute interval ended at
+// or before now (s.mu held). It is handed the set rather than reading an
+// ALBLog field, as the flusher starts before OpenALBLog returns.
+func expireALBLocked(s *fileSet, now time.Time) {
+	for k := range s.files {
 		if k <= now.Unix() {
-			l.set.finishLocked(k)
+			s.finishLocked(k)
 		}
 	}
 }
@@ -464,7 +466,7 @@ func (l *ALBLog) Write(rec *ALBRecord) error {
 		return errClosed(s.kind)
 	}
 	now := s.now().UTC()
-	l.expireLocked(now)
+	expireALBLocked(s, now)
 	end := now.Truncate(ALBLogInterval).Add(ALBLogInterval)
 	key := end.Unix()
 	f := s.files[key]

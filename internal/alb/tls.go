@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kumo-dev/kumo/internal/accesslog"
 	"github.com/kumo-dev/kumo/internal/model"
 )
 
@@ -305,42 +306,12 @@ func policyByName(name string) (*securityPolicy, error) {
 	return p, nil
 }
 
-// openSSLCipherNames maps Go cipher-suite IDs to the names the access log
-// prints (alb.md §1.3 #15: OpenSSL names; TLS 1.3 suites by IANA name).
-var openSSLCipherNames = map[uint16]string{
-	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256:       "ECDHE-ECDSA-AES128-GCM-SHA256",
-	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256:         "ECDHE-RSA-AES128-GCM-SHA256",
-	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384:       "ECDHE-ECDSA-AES256-GCM-SHA384",
-	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384:         "ECDHE-RSA-AES256-GCM-SHA384",
-	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: "ECDHE-ECDSA-CHACHA20-POLY1305",
-	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256:   "ECDHE-RSA-CHACHA20-POLY1305",
-	tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256:       "ECDHE-ECDSA-AES128-SHA256",
-	tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256:         "ECDHE-RSA-AES128-SHA256",
-	tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA:          "ECDHE-ECDSA-AES128-SHA",
-	tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA:            "ECDHE-RSA-AES128-SHA",
-	tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA:          "ECDHE-ECDSA-AES256-SHA",
-	tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA:            "ECDHE-RSA-AES256-SHA",
-	tls.TLS_RSA_WITH_AES_128_GCM_SHA256:               "AES128-GCM-SHA256",
-	tls.TLS_RSA_WITH_AES_256_GCM_SHA384:               "AES256-GCM-SHA384",
-	tls.TLS_RSA_WITH_AES_128_CBC_SHA256:               "AES128-SHA256",
-	tls.TLS_RSA_WITH_AES_128_CBC_SHA:                  "AES128-SHA",
-	tls.TLS_RSA_WITH_AES_256_CBC_SHA:                  "AES256-SHA",
-	tls.TLS_RSA_WITH_3DES_EDE_CBC_SHA:                 "DES-CBC3-SHA",
-	tls.TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA:           "ECDHE-RSA-DES-CBC3-SHA",
-	tls.TLS_AES_128_GCM_SHA256:                        "TLS_AES_128_GCM_SHA256",
-	tls.TLS_AES_256_GCM_SHA384:                        "TLS_AES_256_GCM_SHA384",
-	tls.TLS_CHACHA20_POLY1305_SHA256:                  "TLS_CHACHA20_POLY1305_SHA256",
-}
-
 // sslCipherField implements access-log field 15 ssl_cipher (alb.md §1.3).
 func sslCipherField(cs *tls.ConnectionState) string {
 	if cs == nil {
 		return ""
 	}
-	if n, ok := openSSLCipherNames[cs.CipherSuite]; ok {
-		return n
-	}
-	return tls.CipherSuiteName(cs.CipherSuite)
+	return accesslog.CipherName(cs.CipherSuite)
 }
 
 // sslProtocolField implements access-log field 16 ssl_protocol (alb.md §1.3).
@@ -348,21 +319,11 @@ func sslProtocolField(cs *tls.ConnectionState) string {
 	if cs == nil {
 		return ""
 	}
-	switch cs.Version {
-	case tls.VersionTLS10:
-		return "TLSv1"
-	case tls.VersionTLS11:
-		return "TLSv1.1"
-	case tls.VersionTLS12:
-		return "TLSv1.2"
-	case tls.VersionTLS13:
-		return "TLSv1.3"
-	}
-	return ""
+	return accesslog.ProtocolName(cs.Version)
 }
 
 func ecdsaSuite(id uint16) bool {
-	return strings.HasPrefix(openSSLCipherNames[id], "ECDHE-ECDSA-")
+	return strings.HasPrefix(accesslog.CipherName(id), "ECDHE-ECDSA-")
 }
 
 // targetTLSConfig is the client configuration towards HTTPS targets: no

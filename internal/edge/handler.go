@@ -1,0 +1,614 @@
+package edge
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kumo-dev/kumo/internal/cache"
+)
+
+// Header values CloudFront sets (cloudfront.md §3.10).
+const (
+	xCacheHit      = "Hit from cloudfront"
+	xCacheMiss     = "Miss from cloudfront"
+	xCacheError    = "Error from cloudfront"
+	xCacheRedirect = "Redirect from cloudfront"
+)
+
+// Result types (cloudfront.md §1.6).
+const (
+	resultHit      = "Hit"
+	resultMiss     = "Miss"
+	resultError    = "Error"
+	resultRedirect = "Redirect"
+)
+
+// newRequestID returns a 56-character request id: 40 random bytes in
+// padded base64url, ending "==" (cloudfront.md §6).
+func newRequestID() string {
+	var b [40]byte
+	_, _ = rand.Read(b[:])
+	return base64.URLEncoding.EncodeToString(b[:])
+}
+
+// txn is one viewer request in flight.
+type txn struct {
+	e     *Edge
+	w     http.ResponseWriter
+	r     *http.Request
+	https bool
+	start time.Time
+	rid   string
+	host  string // viewer host, lowercase, no port
+	d     *distribution
+	beh   *behavior
+
+	status      int
+	wrote       bool
+	firstByte   time.Time
+	headerBytes int64
+	bodyBytes   int64
+	reqBody     *countingReader
+
+	result, respResult, detailed string
+}
+
+func (e *Edge) serve(w http.ResponseWriter, r *http.Request, https bool) {
+	t := &txn{e: e, w: w, r: r, https: https, start: e.now(), rid: newRequestID()}
+	t.host = hostWithoutPort(r.Host)
+	route, ok := e.routeHost(t.host)
+	if !ok {
+		e.logger.Debug("edge: no distribution for host", "host", r.Host, "request_id", t.rid)
+		t.fail(ReasonUnknownHost, nil)
+		return
+	}
+	t.d = route.d
+	defer t.finish()
+	if !t.d.m.Enabled {
+		t.fail(ReasonDistributionDisabled, nil)
+		return
+	}
+	t.beh = t.d.matchBehavior(r.URL.Path)
+	if !https && t.viewerProtocolPolicy() {
+		return
+	}
+	if !t.beh.allowed[r.Method] {
+		t.fail(ReasonMethodNotAllowed, nil)
+		return
+	}
+	if r.Method == http.MethodGet && r.ContentLength != 0 {
+		t.fail(ReasonGETWithBody, nil)
+		return
+	}
+	p := defaultRootObject(requestPath(r), t.d.m.DefaultRootObject)
+	cacheable := !t.beh.noCache && t.beh.cached[r.Method]
+	var key string
+	if cacheable {
+		key = t.cacheKey(p)
+		if ent, ok := t.d.store.Get(key); ok && ent.Fresh(t.start) {
+			t.serveHit(ent)
+			return
+		}
+	}
+	t.fetch(p, key, cacheable)
+}
+
+// hostWithoutPort lowercases a Host header value and strips any port.
+func hostWithoutPort(h string) string {
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.HasSuffix(h, "]") {
+		h = h[:i]
+	}
+	return strings.TrimSuffix(strings.ToLower(h), ".")
+}
+
+// requestPath is the path as the viewer sent it (escaped, without query).
+func requestPath(r *http.Request) string {
+	p, _, _ := strings.Cut(r.RequestURI, "?")
+	if p == "" || p[0] != '/' {
+		return r.URL.EscapedPath()
+	}
+	return p
+}
+
+// matchBehavior implements cloudfront.md §5.3: the first CacheBehavior whose
+// path pattern matches, else the default behavior.
+func (d *distribution) matchBehavior(p string) *behavior {
+	for _, b := range d.behaviors[:len(d.behaviors)-1] {
+		if matchPathPattern(b.pattern, p) {
+			return b
+		}
+	}
+	return d.behaviors[len(d.behaviors)-1]
+}
+
+// defaultRootObject implements cloudfront.md §5.4: only "/" is rewritten.
+func defaultRootObject(p, root string) string {
+	if p == "/" && root != "" {
+		return "/" + root
+	}
+	return p
+}
+
+// viewerProtocolPolicy implements cloudfront.md §5.1 for a plain-HTTP
+// request; it reports whether it answered the request.
+func (t *txn) viewerProtocolPolicy() bool {
+	switch t.beh.m.ViewerProtocolPolicy {
+	case "https-only":
+		t.fail(ReasonHTTPSOnly, nil)
+		return true
+	case "redirect-to-https":
+		r := t.r
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			t.redirect(http.StatusMovedPermanently, redirectBody301)
+		} else if r.ProtoAtLeast(1, 1) {
+			t.redirect(http.StatusTemporaryRedirect, redirectBody307)
+		} else {
+			t.fail(ReasonRedirectOldHTTP, nil)
+		}
+		return true
+	}
+	return false
+}
+
+// redirectLocation is the Location of a viewer-protocol redirect:
+// https://<host><path>?<query>; when the viewer's Host carried a (local)
+// port, the HTTPS listener's port replaces it.
+func (t *txn) redirectLocation() string {
+	host := t.r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+		if p := t.e.cfg.HTTPSPort; p != 0 && p != 443 {
+			host = net.JoinHostPort(h, strconv.Itoa(p))
+		}
+	}
+	return "https://" + host + t.r.RequestURI
+}
+
+func (t *txn) redirect(status int, body string) {
+	h := t.w.Header()
+	h["Server"] = []string{"CloudFront"}
+	h["Content-Type"] = []string{"text/html"}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	h["Location"] = []string{t.redirectLocation()}
+	t.setEdgeHeaders(xCacheRedirect)
+	t.result, t.respResult, t.detailed = resultRedirect, resultRedirect, resultRedirect
+	t.writeHeader(status)
+	if t.r.Method != http.MethodHead {
+		t.write([]byte(body))
+	}
+}
+
+// setEdgeHeaders adds the headers CloudFront puts on every viewer response
+// (cloudfront.md §3.10).
+func (t *txn) setEdgeHeaders(xCache string) {
+	h := t.w.Header()
+	hv := &t.e.hv
+	switch xCache {
+	case xCacheHit:
+		h["X-Cache"] = hv.hit
+	case xCacheMiss:
+		h["X-Cache"] = hv.miss
+	case xCacheError:
+		h["X-Cache"] = hv.err
+	default:
+		h["X-Cache"] = []string{xCache}
+	}
+	h["Via"] = hv.via
+	h["X-Amz-Cf-Pop"] = hv.pop
+	h["X-Amz-Cf-Id"] = []string{t.rid}
+}
+
+// headerValues are the constant viewer header values, built once per Edge
+// so the hit path does not allocate them (each has cap 1, so an append by
+// anyone copies rather than shares).
+type headerValues struct {
+	hit, miss, err, via, pop []string
+}
+
+// fail answers with CloudFront's error page for reason (or nothing, for a
+// viewer that went away) and sets the result types. err, when set, is the
+// underlying failure, logged with the reason.
+func (t *txn) fail(reason Reason, err error) {
+	t.result, t.respResult, t.detailed = resultError, resultError, reason.DetailedResultType()
+	if reason == ReasonViewerGone {
+		return
+	}
+	page := errorPage(make([]byte, 0, 1100), reason.Status(), reason.Message(), t.rid)
+	t.servePage(reason.Status(), page)
+}
+
+func (t *txn) servePage(status int, page []byte) {
+	h := t.w.Header()
+	for k := range h {
+		delete(h, k)
+	}
+	h["Server"] = []string{"CloudFront"}
+	h["Content-Type"] = []string{"text/html"}
+	h["Content-Length"] = []string{strconv.Itoa(len(page))}
+	t.setEdgeHeaders(xCacheError)
+	t.writeHeader(status)
+	if t.r.Method != http.MethodHead {
+		t.write(page)
+	}
+}
+
+func (t *txn) writeHeader(status int) {
+	if t.wrote {
+		return
+	}
+	t.wrote, t.status = true, status
+	t.headerBytes = responseHeaderBytes(status, t.w.Header())
+	t.w.WriteHeader(status)
+	t.firstByte = t.e.now()
+}
+
+// write sends body bytes; it reports false when the viewer went away.
+func (t *txn) write(p []byte) bool {
+	n, err := t.w.Write(p)
+	t.bodyBytes += int64(n)
+	return err == nil
+}
+
+// cacheKey implements cloudfront.md §4.5: the path (after the default root
+// object), the behavior, the query strings, headers and cookies the cache
+// policy selects, the normalised Accept-Encoding when gzip/br is on, and the
+// method for OPTIONS. Host is in the key only when selected.
+func (t *txn) cacheKey(p string) string {
+	b := t.beh
+	r := t.r
+	var sb strings.Builder
+	sb.Grow(len(p) + 16)
+	sb.WriteString(p)
+	sb.WriteByte(0)
+	sb.WriteString(strconv.Itoa(b.index))
+	if b.cp.query.mode != selectNone {
+		sb.WriteString("\x00q=")
+		sb.WriteString(selectQuery(r.URL.RawQuery, b.cp.query))
+	}
+	if b.cp.headers.mode == selectList {
+		for _, name := range b.cp.headers.names {
+			sb.WriteString("\x00h=")
+			sb.WriteString(name)
+			sb.WriteByte(':')
+			if name == "Host" {
+				sb.WriteString(t.host)
+			} else {
+				sb.WriteString(strings.Join(r.Header.Values(name), ","))
+			}
+		}
+	}
+	if b.cp.cookies.mode != selectNone {
+		sb.WriteString("\x00c=")
+		sb.WriteString(selectCookies(r, b.cp.cookies))
+	}
+	if b.normalizeAE {
+		if ae := normalizeAcceptEncoding(r.Header.Values("Accept-Encoding"), b.cp.gzip, b.cp.br, r.ProtoMajor, r.ProtoMinor); ae != "" {
+			sb.WriteString("\x00ae=")
+			sb.WriteString(ae)
+		}
+	}
+	if r.Method == http.MethodOptions {
+		sb.WriteString("\x00OPTIONS")
+	}
+	return sb.String()
+}
+
+// selectQuery keeps the selected query parameters in their order (only &
+// separates parameters, cloudfront.md §4.5).
+func selectQuery(raw string, s selection) string {
+	switch s.mode {
+	case selectNone:
+		return ""
+	case selectAll:
+		return raw
+	}
+	var out []string
+	for part := range strings.SplitSeq(raw, "&") {
+		name, _, _ := strings.Cut(part, "=")
+		if n, err := url.QueryUnescape(name); err == nil {
+			name = n
+		}
+		if slices.Contains(s.names, name) {
+			out = append(out, part)
+		}
+	}
+	return strings.Join(out, "&")
+}
+
+// selectCookies returns the selected cookies as "a=1; b=2", sorted by name
+// (cloudfront.md §3.4).
+func selectCookies(r *http.Request, s selection) string {
+	if s.mode == selectNone {
+		return ""
+	}
+	var kept []*http.Cookie
+	for _, c := range r.Cookies() {
+		if s.hasWild(c.Name) {
+			kept = append(kept, c)
+		}
+	}
+	slices.SortStableFunc(kept, func(a, b *http.Cookie) int { return strings.Compare(a.Name, b.Name) })
+	parts := make([]string, len(kept))
+	for i, c := range kept {
+		parts[i] = c.Name + "=" + c.Value
+	}
+	return strings.Join(parts, "; ")
+}
+
+// serveHit answers from a cache entry (cloudfront.md §3.10, §4.6).
+func (t *txn) serveHit(ent *cache.Entry) {
+	h := t.w.Header()
+	for k, v := range ent.Header {
+		h[k] = v
+	}
+	xc, result := xCacheHit, resultHit
+	if ent.Error {
+		xc, result = xCacheError, resultError
+	}
+	t.setEdgeHeaders(xc)
+	h["Age"] = []string{strconv.FormatInt(ageSeconds(ent.Stored, t.start), 10)}
+	h["Content-Length"] = []string{strconv.Itoa(len(ent.Body))}
+	t.result, t.respResult, t.detailed = result, result, result
+	if !ent.Error && ent.Status == http.StatusOK && notModified(t.r, ent.Header) {
+		delete(h, "Content-Length")
+		delete(h, "Content-Type")
+		t.writeHeader(http.StatusNotModified)
+		return
+	}
+	t.writeHeader(ent.Status)
+	if t.r.Method != http.MethodHead && !t.write(ent.Body) {
+		t.viewerGoneMidBody()
+	}
+}
+
+// notModified implements the viewer conditional request of cloudfront.md
+// §4.6 on a hit: If-None-Match (weak comparison) wins over If-Modified-Since.
+func notModified(r *http.Request, h http.Header) bool {
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		etag := h.Get("Etag")
+		if etag == "" {
+			return false
+		}
+		for cand := range strings.SplitSeq(inm, ",") {
+			cand = strings.TrimSpace(cand)
+			if cand == "*" || strings.TrimPrefix(cand, "W/") == strings.TrimPrefix(etag, "W/") {
+				return true
+			}
+		}
+		return false
+	}
+	ims := r.Header.Get("If-Modified-Since")
+	lm := h.Get("Last-Modified")
+	if ims == "" || lm == "" {
+		return false
+	}
+	since, err1 := http.ParseTime(ims)
+	mod, err2 := http.ParseTime(lm)
+	return err1 == nil && err2 == nil && !mod.After(since)
+}
+
+func (t *txn) viewerGoneMidBody() {
+	t.result, t.detailed = resultError, ReasonViewerGone.DetailedResultType()
+}
+
+// fetch forwards a miss to the origin and relays (and maybe caches) the
+// response.
+func (t *txn) fetch(p, key string, cacheable bool) {
+	o := t.beh.origin
+	ctx := t.r.Context()
+	req, err := t.originRequest(ctx, o, p)
+	if err != nil {
+		t.e.logger.Error("edge: build origin request", "err", err, "request_id", t.rid)
+		t.fail(ReasonOriginInvalidResponse, err)
+		return
+	}
+	resp, err := o.roundTrip(ctx, req)
+	if err != nil {
+		t.originFailed(err, key, cacheable)
+		return
+	}
+	defer resp.Body.Close()
+	t.relay(resp, key, cacheable)
+}
+
+// originFailed turns a failed fetch into CloudFront's error response,
+// error-caching a generated 502/504 like an origin 5xx (cloudfront.md §4.4).
+func (t *txn) originFailed(err error, key string, cacheable bool) {
+	reason := Classify(err)
+	if t.r.Context().Err() != nil {
+		reason = ReasonViewerGone
+	}
+	t.e.logger.Info("edge: origin fetch failed", "reason", reason.String(),
+		"detailed_result_type", reason.DetailedResultType(), "status", reason.Status(),
+		"distribution", t.d.m.DomainName, "origin", t.beh.origin.m.DomainName,
+		"request_id", t.rid, "err", err)
+	if reason == ReasonViewerGone {
+		t.fail(reason, err)
+		return
+	}
+	t.result, t.respResult, t.detailed = resultError, resultError, reason.DetailedResultType()
+	page := errorPage(make([]byte, 0, 1100), reason.Status(), reason.Message(), t.rid)
+	if cacheable && t.r.Method == http.MethodGet {
+		if secs, ok := errorTTL(reason.Status(), cacheControl{sMaxAge: -1, maxAge: -1, expires: -1}, t.beh.cp.maxTTL, t.beh.noCache); ok {
+			h := http.Header{"Server": {"CloudFront"}, "Content-Type": {"text/html"}}
+			t.store(key, reason.Status(), h, page, secs, true)
+		}
+	}
+	t.servePage(reason.Status(), page)
+}
+
+func (t *txn) store(key string, status int, h http.Header, body []byte, secs int64, isErr bool) {
+	err := t.d.store.Put(key, &cache.Entry{Status: status, Header: h, Body: body,
+		Stored: t.e.now(), TTL: time.Duration(secs) * time.Second, Error: isErr})
+	if err != nil {
+		t.e.logger.Debug("edge: not cached", "request_id", t.rid, "err", err)
+	}
+}
+
+// hopByHop are response headers never relayed to viewers (cloudfront.md §3.7).
+var hopByHop = map[string]bool{
+	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Proxy-Authenticate": true,
+	"Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+	"Via": true, "X-Cache": true, "X-Amz-Cf-Pop": true, "X-Amz-Cf-Id": true, "Age": true,
+}
+
+// viewerResponseHeader implements cloudfront.md §3.7: the origin headers a
+// viewer gets (hop-by-hop, Trailer and Upgrade removed; Set-Cookie only when
+// cookies are forwarded; CloudFront's own headers replaced).
+func (t *txn) viewerResponseHeader(resp *http.Response) http.Header {
+	out := make(http.Header, len(resp.Header))
+	var connTokens []string
+	for _, v := range resp.Header["Connection"] {
+		for tok := range strings.SplitSeq(v, ",") {
+			connTokens = append(connTokens, http.CanonicalHeaderKey(strings.TrimSpace(tok)))
+		}
+	}
+	for k, v := range resp.Header {
+		if hopByHop[k] || slices.Contains(connTokens, k) {
+			continue
+		}
+		if k == "Set-Cookie" && t.beh.fwdCookies.mode == selectNone {
+			continue
+		}
+		out[k] = v
+	}
+	if resp.ContentLength >= 0 {
+		out["Content-Length"] = []string{strconv.FormatInt(resp.ContentLength, 10)}
+	} else {
+		delete(out, "Content-Length")
+	}
+	return out
+}
+
+// responseTTL decides whether and how long an origin response is cached:
+// error statuses by errorTTL (§4.4), 2xx/3xx (but 206 and 304) by ttl (§4.2).
+func (t *txn) responseTTL(resp *http.Response) (int64, bool) {
+	cc := parseCacheControl(resp.Header, t.start)
+	b := t.beh
+	if isErrorStatus(resp.StatusCode) {
+		return errorTTL(resp.StatusCode, cc, b.cp.maxTTL, b.noCache)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode == http.StatusPartialContent || resp.StatusCode == http.StatusNotModified {
+		return 0, false
+	}
+	secs := ttl(cc, b.cp.minTTL, b.cp.defTTL, b.cp.maxTTL)
+	return secs, secs > 0
+}
+
+// relay streams the origin response to the viewer, caching it when
+// cacheable and complete (an aborted or truncated response is never cached,
+// cloudfront.md §4.10).
+func (t *txn) relay(resp *http.Response, key string, cacheable bool) {
+	h := t.viewerResponseHeader(resp)
+	isErr := isErrorStatus(resp.StatusCode)
+	var secs int64
+	store := false
+	if cacheable && t.r.Method == http.MethodGet {
+		secs, store = t.responseTTL(resp)
+	}
+	maxBody := t.d.store.MaxEntryBytes()
+	if resp.ContentLength > maxBody {
+		store = false
+	}
+	wh := t.w.Header()
+	for k, v := range h {
+		wh[k] = v
+	}
+	if isErr {
+		t.setEdgeHeaders(xCacheError)
+		t.result, t.respResult, t.detailed = resultError, resultError, resultError
+	} else {
+		t.setEdgeHeaders(xCacheMiss)
+		t.result, t.respResult, t.detailed = resultMiss, resultMiss, resultMiss
+	}
+	t.writeHeader(resp.StatusCode)
+
+	var body bytes.Buffer
+	if store && resp.ContentLength > 0 {
+		body.Grow(int(resp.ContentLength))
+	}
+	bp := t.e.bufs.Get().(*[]byte)
+	defer t.e.bufs.Put(bp)
+	buf := *bp
+	for {
+		n, rerr := resp.Body.Read(buf)
+		if n > 0 {
+			if store {
+				if int64(body.Len()+n) > maxBody {
+					store = false
+					body = bytes.Buffer{}
+				} else {
+					body.Write(buf[:n])
+				}
+			}
+			if !t.write(buf[:n]) {
+				t.viewerGoneMidBody()
+				return
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			t.originBodyFailed(rerr)
+			return
+		}
+	}
+	if store {
+		t.store(key, resp.StatusCode, h, body.Bytes(), secs, isErr)
+	}
+}
+
+// originBodyFailed records an origin failure after the response started:
+// the viewer's response is cut short and the log shows Error with the
+// reason's detailed type over the started result (cloudfront.md §1.6).
+func (t *txn) originBodyFailed(err error) {
+	if t.r.Context().Err() != nil {
+		t.viewerGoneMidBody()
+		return
+	}
+	reason := ReasonOriginClosed
+	if errors.Is(err, errReadTimeout) || errors.Is(context.Cause(t.r.Context()), errReadTimeout) {
+		reason = ReasonOriginReadTimeout
+	}
+	var fe *FetchError
+	if errors.As(err, &fe) {
+		reason = fe.Reason
+	}
+	if errors.Is(err, context.Canceled) {
+		reason = ReasonOriginReadTimeout // only the read watch cancels the attempt context
+	}
+	t.e.logger.Info("edge: origin response cut short", "reason", reason.String(),
+		"distribution", t.d.m.DomainName, "origin", t.beh.origin.m.DomainName,
+		"request_id", t.rid, "err", err)
+	t.result, t.detailed = resultError, reason.DetailedResultType()
+	// Send what the viewer has been promised so far, then abort the
+	// response so a truncated body is not mistaken for a complete one.
+	_ = http.NewResponseController(t.w).Flush()
+	panic(http.ErrAbortHandler)
+}
+
+// countingReader counts request body bytes read from the viewer.
+type countingReader struct {
+	rc io.ReadCloser
+	n  int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.rc.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingReader) Close() error { return c.rc.Close() }
