@@ -32,15 +32,51 @@ func sampleParser(dir, name string) (string, func(string) error) {
 	}
 }
 
-// TestSamplesAllLinesRead walks the real-log samples (copied verbatim from
-// /work/shared/testdata into testdata/samples) and checks that every
-// non-comment line is read by a parser, except the lines their files mark
-// as truncated, which must fail with a clear error.
+// sharedTestdata finds the project's shared testdata (../shared/testdata
+// beside the repository root), which testdata/samples copies; "" if absent.
+func sharedTestdata() string {
+	dir, err := filepath.Abs(".")
+	if err != nil {
+		return ""
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			cand := filepath.Join(filepath.Dir(dir), "shared", "testdata")
+			if st, err := os.Stat(cand); err == nil && st.IsDir() {
+				return cand
+			}
+			return ""
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// TestSamplesAllLinesRead walks the real-log samples — the copy in
+// testdata/samples and, when present, the shared testdata it was copied
+// from — and checks that every non-comment line is read by a parser, except
+// the lines their files mark as truncated, which must fail with a clear
+// error.
 func TestSamplesAllLinesRead(t *testing.T) {
+	roots := []string{filepath.Join("testdata", "samples")}
+	if shared := sharedTestdata(); shared != "" {
+		roots = append(roots, shared)
+	} else {
+		t.Log("no ../shared/testdata beside the repository; checking the copy in testdata/samples only")
+	}
+	for _, root := range roots {
+		t.Run(filepath.Base(filepath.Dir(root))+"/"+filepath.Base(root), func(t *testing.T) { checkSamples(t, root) })
+	}
+}
+
+func checkSamples(t *testing.T, root string) {
 	total, parsed, malformed := 0, 0, 0
 	perKind := map[string]int{}
 	for _, dir := range []string{"cloudfront-logs", "alb-logs"} {
-		paths, err := filepath.Glob(filepath.Join("testdata", "samples", dir, "*"))
+		paths, err := filepath.Glob(filepath.Join(root, dir, "*"))
 		if err != nil || len(paths) == 0 {
 			t.Fatalf("no samples in %s: %v", dir, err)
 		}
