@@ -305,18 +305,10 @@ func (rt *Runtime) prepare(ctx context.Context, stack *model.Stack) (*prepared, 
 			plane := n.Plane(l)
 			key := rt.listenerKey(l)
 			s, ok := rt.listeners[key]
-			if ok && s.TLS() == (plane.TLS != nil) {
+			if ok {
 				p.planes[key] = plane
 			} else {
-				if ok {
-					// The protocol changed on the same address: the old socket
-					// must go before the new one can bind.
-					sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-					s.Shutdown(sctx)
-					cancel()
-					delete(rt.listeners, key)
-				}
-				s, err = serve.Listen(rt.bindAddr(l.Listen), plane, serve.Options{HTTP2: plane.TLS != nil, Logger: rt.log})
+				s, err = serve.Listen(rt.bindAddr(l.Listen), plane, serve.Options{HTTP2: true, Logger: rt.log})
 				if err != nil {
 					return p, fmt.Errorf("listener %s (%s %d): %w", l.LogicalID, l.Protocol, l.Port, err)
 				}

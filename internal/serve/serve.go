@@ -1,7 +1,9 @@
 // Package serve owns kumo's listening sockets: one Server per local address,
 // HTTP/1.1 and HTTP/2 (over TLS), whose handler and TLS configuration can be
-// swapped atomically. A reload swaps in a new data plane while in-flight
-// requests finish on the old one, and no socket is closed or re-bound.
+// swapped atomically — even from plain HTTP to TLS and back, as TLS is
+// decided per accepted connection. A reload swaps in a new data plane while
+// in-flight requests finish on the old one, and no socket is closed or
+// re-bound.
 //
 // serve also records per-connection facts (an id, the accept time and the
 // ALB-style connection trace id) that the data planes read back from the
@@ -64,8 +66,29 @@ type Server struct {
 	ln    net.Listener
 	srv   *http.Server
 	plane atomic.Pointer[Plane]
-	tls   bool
 	done  chan error
+	// tlsBase is the server side of every TLS connection: it asks the plane
+	// current at handshake time for the real configuration.
+	tlsBase *tls.Config
+}
+
+// switchListener wraps each accepted connection in TLS when the plane
+// current at accept time terminates TLS. net/http's Server then runs the
+// handshake and, for "h2", HTTP/2.
+type switchListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l switchListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if l.s.plane.Load().TLS != nil {
+		return tls.Server(c, l.s.tlsBase), nil
+	}
+	return c, nil
 }
 
 // Options tune a Server.
@@ -78,8 +101,8 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Listen binds addr and starts serving p. TLS is used when p.TLS is set; it
-// cannot change across Swap.
+// Listen binds addr and starts serving p. TLS is used while the plane has
+// TLS set.
 func Listen(addr string, p Plane, opt Options) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -97,7 +120,7 @@ func Serve(ln net.Listener, p Plane, opt Options) *Server {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	s := &Server{ln: ln, tls: p.TLS != nil, done: make(chan error, 1)}
+	s := &Server{ln: ln, done: make(chan error, 1)}
 	s.plane.Store(&p)
 	s.srv = &http.Server{
 		Handler:           http.HandlerFunc(s.serveHTTP),
@@ -115,37 +138,31 @@ func Serve(ln net.Listener, p Plane, opt Options) *Server {
 	}
 	protos := new(http.Protocols)
 	protos.SetHTTP1(true)
-	if opt.HTTP2 && s.tls {
+	next := []string{"http/1.1"}
+	if opt.HTTP2 {
 		protos.SetHTTP2(true)
+		next = []string{"h2", "http/1.1"}
 	}
 	s.srv.Protocols = protos
-	if s.tls {
-		next := []string{"http/1.1"}
-		if opt.HTTP2 {
-			next = []string{"h2", "http/1.1"}
-		}
-		s.srv.TLSConfig = &tls.Config{
-			NextProtos: next,
-			GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-				cur := s.plane.Load()
-				if cur.TLS == nil {
-					return nil, errors.New("serve: no TLS configuration")
-				}
-				cfg, err := cur.TLS(hello)
-				if err != nil || cfg == nil {
-					return cfg, err
-				}
-				if len(cfg.NextProtos) == 0 {
-					cfg = cfg.Clone()
-					cfg.NextProtos = next
-				}
-				return cfg, nil
-			},
-		}
-		go func() { s.done <- s.srv.ServeTLS(ln, "", "") }()
-	} else {
-		go func() { s.done <- s.srv.Serve(ln) }()
+	s.tlsBase = &tls.Config{
+		NextProtos: next,
+		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			cur := s.plane.Load()
+			if cur.TLS == nil {
+				return nil, errors.New("serve: the listener no longer terminates TLS")
+			}
+			cfg, err := cur.TLS(hello)
+			if err != nil || cfg == nil {
+				return cfg, err
+			}
+			if len(cfg.NextProtos) == 0 {
+				cfg = cfg.Clone()
+				cfg.NextProtos = next
+			}
+			return cfg, nil
+		},
 	}
+	go func() { s.done <- s.srv.Serve(switchListener{Listener: ln, s: s}) }()
 	return s
 }
 
@@ -156,11 +173,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // Addr is the bound local address (with the real port when ":0" was asked).
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// TLS reports whether the server terminates TLS.
-func (s *Server) TLS() bool { return s.tls }
+// TLS reports whether the server terminates TLS on new connections.
+func (s *Server) TLS() bool { return s.plane.Load().TLS != nil }
 
-// Swap makes p serve every request that starts from now on. Requests in
-// flight finish on the plane they started on.
+// Swap makes p serve every request that starts from now on, and every
+// connection accepted from now on (TLS or not, as p says). Requests in flight
+// finish on the plane they started on.
 func (s *Server) Swap(p Plane) { s.plane.Store(&p) }
 
 // Shutdown stops accepting, waits for in-flight requests to finish (or ctx to

@@ -1,0 +1,174 @@
+package serve_test
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/kumo-dev/kumo/internal/pki"
+	"github.com/kumo-dev/kumo/internal/serve"
+)
+
+func text(s string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ci := serve.ConnInfoFrom(r.Context())
+		if ci == nil {
+			http.Error(w, "no ConnInfo", 500)
+			return
+		}
+		w.Header().Set("X-Trace", ci.TraceID)
+		w.Header().Set("X-Proto", r.Proto)
+		io.WriteString(w, s)
+	})
+}
+
+func tlsPlane(t *testing.T, h http.Handler) serve.Plane {
+	t.Helper()
+	ca, err := pki.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.Issue([]string{"svc.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serve.Plane{Handler: h, TLS: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		return &tls.Config{Certificates: []tls.Certificate{*cert}}, nil
+	}}
+}
+
+type result struct {
+	body, trace, proto string
+}
+
+func get(t *testing.T, addr string, useTLS, h2 bool) result {
+	t.Helper()
+	scheme := "http"
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, n, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, n, addr)
+		},
+	}
+	if useTLS {
+		scheme = "https"
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true, ServerName: "svc.example.com"}
+		tr.ForceAttemptHTTP2 = h2
+	}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	resp, err := c.Get(scheme + "://svc.example.com/")
+	if err != nil {
+		t.Fatalf("GET via %s (tls %v): %v", addr, useTLS, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return result{string(b), resp.Header.Get("X-Trace"), resp.Header.Get("X-Proto")}
+}
+
+func listen(t *testing.T, p serve.Plane, opt serve.Options) *serve.Server {
+	t.Helper()
+	s, err := serve.Listen("127.0.0.1:0", p, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+	})
+	return s
+}
+
+var traceRE = regexp.MustCompile(`^TID_[0-9a-f]{32}$`)
+
+// TestSwapKeepsTheSocket: a swap changes what new requests get, on the same
+// address, and can turn TLS on and off.
+func TestSwapKeepsTheSocket(t *testing.T) {
+	s := listen(t, serve.Plane{Handler: text("one")}, serve.Options{HTTP2: true})
+	addr := s.Addr()
+	if r := get(t, addr, false, false); r.body != "one" || !traceRE.MatchString(r.trace) || r.proto != "HTTP/1.1" {
+		t.Fatalf("plain: %+v", r)
+	}
+	s.Swap(tlsPlane(t, text("two")))
+	if !s.TLS() {
+		t.Fatal("TLS() is false after swapping in a TLS plane")
+	}
+	if r := get(t, addr, true, true); r.body != "two" || r.proto != "HTTP/2.0" {
+		t.Fatalf("after swap to TLS (h2): %+v", r)
+	}
+	if r := get(t, addr, true, false); r.body != "two" || r.proto != "HTTP/1.1" {
+		t.Fatalf("after swap to TLS (HTTP/1.1): %+v", r)
+	}
+	s.Swap(serve.Plane{Handler: text("three")})
+	if r := get(t, addr, false, false); r.body != "three" || s.Addr() != addr {
+		t.Fatalf("after swap back to plain: %+v at %s", r, s.Addr())
+	}
+}
+
+// TestInFlightFinishesOnOldPlane: a request that started before a swap is
+// answered by the plane it started on; Shutdown waits for it.
+func TestInFlightFinishesOnOldPlane(t *testing.T) {
+	started := make(chan struct{})
+	release := make(chan struct{})
+	slow := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+		io.WriteString(w, "old")
+	})
+	s := listen(t, serve.Plane{Handler: slow}, serve.Options{})
+	done := make(chan result, 1)
+	go func() { done <- get(t, s.Addr(), false, false) }()
+	<-started
+	s.Swap(serve.Plane{Handler: text("new")})
+	if r := get(t, s.Addr(), false, false); r.body != "new" {
+		t.Fatalf("new request: %+v", r)
+	}
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shut <- s.Shutdown(ctx)
+	}()
+	close(release)
+	if r := <-done; r.body != "old" {
+		t.Fatalf("in-flight request: %+v", r)
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if _, err := net.DialTimeout("tcp", s.Addr(), time.Second); err == nil {
+		t.Fatal("the socket still accepts after Shutdown")
+	}
+}
+
+// TestConnInfoPerConnection: one trace id per client connection.
+func TestConnInfoPerConnection(t *testing.T) {
+	s := listen(t, serve.Plane{Handler: text("x")}, serve.Options{})
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+	var traces []string
+	for range 3 {
+		resp, err := c.Get("http://" + s.Addr() + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		traces = append(traces, resp.Header.Get("X-Trace"))
+	}
+	if traces[0] != traces[1] || traces[1] != traces[2] {
+		t.Errorf("one keep-alive connection, several trace ids: %v", traces)
+	}
+	if r := get(t, s.Addr(), false, false); r.trace == traces[0] {
+		t.Errorf("a new connection reused trace id %s", r.trace)
+	}
+}
