@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,18 +31,34 @@ type env struct {
 	rt       *runtime.Runtime
 	stateDir string
 	stack    *model.Stack
+	log      *testWriter // kumo's own log
 }
 
 func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return slog.New(slog.NewTextHandler(&testWriter{t: t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
-type testWriter struct{ t *testing.T }
+// testWriter sends kumo's own log to the test log and keeps it for
+// assertions.
+type testWriter struct {
+	t   *testing.T
+	mu  sync.Mutex
+	buf strings.Builder
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
+func (w *testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
+	w.mu.Lock()
+	w.buf.Write(p)
+	w.mu.Unlock()
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+func (w *testWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
 
 func parse(t *testing.T, src []byte) *model.Stack {
@@ -62,17 +79,18 @@ func start(t *testing.T, src []byte) *env {
 func startIn(t *testing.T, stateDir string, src []byte) *env {
 	t.Helper()
 	st := parse(t, src)
+	lw := &testWriter{t: t}
 	rt, err := runtime.Start(context.Background(), st, runtime.Options{
 		StateDir:    stateDir,
 		ViewerHTTPS: "127.0.0.1:0",
 		ViewerHTTP:  "127.0.0.1:0",
 		Ephemeral:   true,
-		Logger:      testLogger(t),
+		Logger:      slog.New(slog.NewTextHandler(lw, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
 	if err != nil {
 		t.Fatalf("runtime.Start: %v", err)
 	}
-	e := &env{t: t, rt: rt, stateDir: stateDir, stack: st}
+	e := &env{t: t, rt: rt, stateDir: stateDir, stack: st, log: lw}
 	t.Cleanup(func() { e.shutdown() })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -404,14 +422,15 @@ func TestOriginFailures(t *testing.T) {
 		status   int
 		message  string
 		detailed string
+		reason   string // the edge's named reason, in kumo's own log
 	}{
-		{"self-signed", "origin.example.com", func(t *testing.T) int { return tlsOrigin(t, selfSigned) }, 502, connectMessage, "OriginConnectError"},
-		{"expired", "origin.example.com", func(t *testing.T) int { return tlsOrigin(t, expired) }, 502, connectMessage, "OriginConnectError"},
-		{"name mismatch", "origin.example.com", func(t *testing.T) int { return tlsOrigin(t, wrongName) }, 502, connectMessage, "OriginConnectError"},
-		{"refused", "origin.example.com", port(nettest.RefusedAddr), 502, connectMessage, "OriginConnectError"},
-		{"unknown name", "nope.example.com", port(nettest.RefusedAddr), 502, dnsMsg, "OriginDnsError"},
-		{"read timeout", "origin.example.com", port(nettest.SilentAddr), 504, timeoutMsg, "OriginCommError"},
-		{"connect timeout", "origin.example.com", port(nettest.SYNDroppingAddr), 504, timeoutMsg, "OriginCommError"},
+		{"self-signed", "origin.example.com", func(t *testing.T) int { return tlsOrigin(t, selfSigned) }, 502, connectMessage, "OriginConnectError", "OriginTLSUntrusted"},
+		{"expired", "origin.example.com", func(t *testing.T) int { return tlsOrigin(t, expired) }, 502, connectMessage, "OriginConnectError", "OriginTLSExpired"},
+		{"name mismatch", "origin.example.com", func(t *testing.T) int { return tlsOrigin(t, wrongName) }, 502, connectMessage, "OriginConnectError", "OriginTLSNameMismatch"},
+		{"refused", "origin.example.com", port(nettest.RefusedAddr), 502, connectMessage, "OriginConnectError", "OriginRefused"},
+		{"unknown name", "nope.example.com", port(nettest.RefusedAddr), 502, dnsMsg, "OriginDnsError", "OriginDNS"},
+		{"read timeout", "origin.example.com", port(nettest.SilentAddr), 504, timeoutMsg, "OriginCommError", "OriginReadTimeout"},
+		{"connect timeout", "origin.example.com", port(nettest.SYNDroppingAddr), 504, timeoutMsg, "OriginCommError", "OriginConnectTimeout"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -434,6 +453,9 @@ func TestOriginFailures(t *testing.T) {
 			rec := e.waitCF(d, 1)[0]
 			if rec.Status != tc.status || rec.ResultType != "Error" || rec.DetailedResultType != tc.detailed || rec.ContentLen != int64(len(res.body)) {
 				t.Errorf("log: %d %s %s len %d (body %d)", rec.Status, rec.ResultType, rec.DetailedResultType, rec.ContentLen, len(res.body))
+			}
+			if !strings.Contains(e.log.String(), "reason="+tc.reason+" ") {
+				t.Errorf("kumo's log does not name the reason %s", tc.reason)
 			}
 		})
 	}
