@@ -203,6 +203,16 @@ func TestUpReloadAndSignal(t *testing.T) {
 	if code, xc := get(); code != 200 {
 		t.Fatalf("first request: %d %s", code, xc)
 	}
+	// `kumo status` finds the running kumo through the state directory.
+	var status bytes.Buffer
+	if code := run(context.Background(), []string{"status", "--state-dir", stateDir}, &status, &status); code != 0 {
+		t.Fatalf("kumo status exited %d: %s", code, status.String())
+	}
+	for _, want := range []string{"dpekz4s0xzujc.cloudfront.net", "10.0.4.254:80", "healthy"} {
+		if !strings.Contains(status.String(), want) {
+			t.Errorf("kumo status lacks %q:\n%s", want, status.String())
+		}
+	}
 
 	// A bad edit is rejected; the stack keeps serving.
 	bad := bytes.Replace(stack.DefaultTemplate(), []byte("OriginProtocolPolicy: https-only"), []byte("OriginProtocolPolicy: https"), 1)

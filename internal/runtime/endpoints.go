@@ -20,6 +20,8 @@ type Endpoints struct {
 	StateDir string `json:"stateDir"`
 	// CAFile is the local CA certificate to trust (curl --cacert).
 	CAFile string `json:"caFile"`
+	// Admin is the loopback address of the admin endpoint.
+	Admin  string `json:"admin"`
 	Source string `json:"stackFile"`
 	Viewer struct {
 		HTTPS string `json:"https"`
@@ -98,9 +100,13 @@ func (rt *Runtime) Endpoints() Endpoints {
 	ep.PID = os.Getpid()
 	ep.StateDir = rt.opt.StateDir
 	ep.CAFile = rt.ca.CertFile()
-	ep.Source = rt.stack.Source
+	ep.Admin = rt.admin.Addr()
 	ep.Viewer.HTTPS = rt.viewer.https.Addr()
 	ep.Viewer.HTTP = rt.viewer.http.Addr()
+	if rt.stack == nil { // still starting
+		return ep
+	}
+	ep.Source = rt.stack.Source
 	host, port, _ := net.SplitHostPort(ep.Viewer.HTTPS)
 	for _, d := range rt.stack.Distributions {
 		ep.Distributions = append(ep.Distributions, DistributionEndpoint{

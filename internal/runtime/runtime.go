@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kumo-dev/kumo/internal/admin"
 	"github.com/kumo-dev/kumo/internal/alb"
 	"github.com/kumo-dev/kumo/internal/dns"
 	"github.com/kumo-dev/kumo/internal/edge"
@@ -53,7 +54,10 @@ type Options struct {
 	Ephemeral bool
 	// EdgeLocation is the POP code the edge logs ("" for the default).
 	EdgeLocation string
-	Logger       *slog.Logger
+	// AdminAddr is the loopback address of the admin endpoint ("" for an
+	// ephemeral port on 127.0.0.1).
+	AdminAddr string
+	Logger    *slog.Logger
 }
 
 // Runtime is a running stack.
@@ -63,6 +67,7 @@ type Runtime struct {
 	ca     *pki.CA
 	logs   *logSet
 	viewer struct{ https, http *serve.Server }
+	admin  *admin.Server
 
 	mu        sync.Mutex // serialises Reload and Shutdown
 	stack     *model.Stack
@@ -119,13 +124,25 @@ func Start(ctx context.Context, stack *model.Stack, opt Options) (*Runtime, erro
 	unavailable.TLS = nil
 	rt.viewer.http = serve.Serve(httpLn, unavailable, serve.Options{Logger: opt.Logger})
 
-	if err := rt.apply(ctx, stack); err != nil {
+	if opt.AdminAddr == "" {
+		opt.AdminAddr = "127.0.0.1:0"
+	}
+	fail := func(err error) (*Runtime, error) {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		rt.viewer.https.Shutdown(sctx)
 		rt.viewer.http.Shutdown(sctx)
+		if rt.admin != nil {
+			rt.admin.Shutdown(sctx)
+		}
 		rt.logs.Close()
 		return nil, err
+	}
+	if rt.admin, err = admin.Listen(opt.AdminAddr, opt.StateDir, rt.adminHandler(), opt.Logger); err != nil {
+		return fail(err)
+	}
+	if err := rt.apply(ctx, stack); err != nil {
+		return fail(err)
 	}
 	return rt, nil
 }
@@ -461,6 +478,9 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 	}
 	if e != nil {
 		e.Close()
+	}
+	if err := rt.admin.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("admin endpoint: %w", err))
 	}
 	if err := rt.logs.Close(); err != nil {
 		errs = append(errs, err)
