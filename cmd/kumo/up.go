@@ -31,6 +31,7 @@ type upFlags struct {
 	file      string
 	https     string
 	http      string
+	http3     string
 	ephemeral bool
 }
 
@@ -50,6 +51,7 @@ on SIGINT or SIGTERM drains, flushes every log line and exits.`),
 	cmd.Flags().StringVarP(&f.file, "file", "f", "", "CloudFormation template to serve (default: the built-in stack)")
 	cmd.Flags().StringVar(&f.https, "https", runtime.DefaultViewerHTTPS, "viewer HTTPS listener (all distributions)")
 	cmd.Flags().StringVar(&f.http, "http", runtime.DefaultViewerHTTP, "viewer HTTP listener (all distributions)")
+	cmd.Flags().StringVar(&f.http3, "http3", "", "viewer HTTP/3 (UDP) listener for http3/http2and3 distributions (default: the --https address; off to disable)")
 	cmd.Flags().BoolVar(&f.ephemeral, "ephemeral-ports", false, "bind the stack's Listen addresses on free ports instead")
 	return cmd
 }
@@ -84,6 +86,7 @@ func up(ctx context.Context, g *globals, f upFlags) error {
 		StateDir:    stateDir,
 		ViewerHTTPS: f.https,
 		ViewerHTTP:  f.http,
+		ViewerHTTP3: f.http3,
 		Ephemeral:   f.ephemeral,
 		Logger:      log,
 	})

@@ -7,8 +7,13 @@ import (
 )
 
 // ALBFieldCount is the number of fields kumo writes per ALB access-log line:
-// type through conn_trace_id (alb.md §1.3, the format since May 2024).
-const ALBFieldCount = 30
+// type through request_transform_status (alb.md §1.3, the format since the
+// October 2025 rule transforms; §1.3 allows 30 or 33).
+const ALBFieldCount = 33
+
+// albConnTraceIDField is the field number of conn_trace_id, the last field
+// of the 30-field (May 2024) layout.
+const albConnTraceIDField = 30
 
 // ALBTimingNotMeasured is the duration the parser gives a timing field
 // logged as -1 (alb.md §1.3 #6–8). The writer logs every negative timing as
@@ -17,7 +22,7 @@ const ALBTimingNotMeasured = -time.Second
 
 // albFieldName is the AWS name of ALB access-log field i (1-based).
 func albFieldName(i int) string {
-	const names = "type time elb client:port target:port request_processing_time target_processing_time response_processing_time elb_status_code target_status_code received_bytes sent_bytes request user_agent ssl_cipher ssl_protocol target_group_arn trace_id domain_name chosen_cert_arn matched_rule_priority request_creation_time actions_executed redirect_url error_reason target:port_list target_status_code_list classification classification_reason conn_trace_id"
+	const names = "type time elb client:port target:port request_processing_time target_processing_time response_processing_time elb_status_code target_status_code received_bytes sent_bytes request user_agent ssl_cipher ssl_protocol target_group_arn trace_id domain_name chosen_cert_arn matched_rule_priority request_creation_time actions_executed redirect_url error_reason target:port_list target_status_code_list classification classification_reason conn_trace_id transformed_host transformed_uri request_transform_status"
 	f := strings.Fields(names)
 	if i >= 1 && i <= len(f) {
 		return f[i-1]
@@ -29,7 +34,7 @@ func albFieldName(i int) string {
 // in double quotes (alb.md §1.3).
 func albFieldQuoted(i int) bool {
 	switch i {
-	case 13, 14, 18, 19, 20, 23, 24, 25, 26, 27, 28, 29:
+	case 13, 14, 18, 19, 20, 23, 24, 25, 26, 27, 28, 29, 31, 32, 33:
 		return true
 	}
 	return false
@@ -211,8 +216,8 @@ func appendALBRulePriority(dst []byte, p int) []byte {
 	return strconv.AppendInt(dst, int64(p), 10)
 }
 
-// AppendLine appends r as one ALB access-log line: the 30 space-separated
-// fields type through conn_trace_id (alb.md §1.3) and "\n". Quoted fields
+// AppendLine appends r as one ALB access-log line: the 33 space-separated
+// fields type through request_transform_status (alb.md §1.3) and "\n". Quoted fields
 // are written by appendALBQuoted, unquoted ones by appendALBBare, so no value
 // can add a field or a line. Extra is not written. It allocates only when dst
 // must grow.
@@ -276,6 +281,12 @@ func (r *ALBRecord) AppendLine(dst []byte) []byte {
 	dst = appendALBQuoted(dst, r.ClassificationReason)
 	dst = append(dst, ' ')
 	dst = appendALBBare(dst, r.ConnTraceID)
+	dst = append(dst, ' ')
+	dst = appendALBQuoted(dst, r.TransformedHost)
+	dst = append(dst, ' ')
+	dst = appendALBQuoted(dst, r.TransformedURI)
+	dst = append(dst, ' ')
+	dst = appendALBQuoted(dst, r.RequestTransformStatus)
 	return append(dst, '\n')
 }
 
@@ -353,7 +364,7 @@ func albLayoutOK(n int) bool {
 	case 24, 25, 27, 29:
 		return true
 	}
-	return n >= ALBFieldCount
+	return n >= albConnTraceIDField
 }
 
 // trimLineEnd removes one trailing "\n" and then one "\r".
@@ -363,8 +374,9 @@ func trimLineEnd(line string) string {
 }
 
 // ParseALBLine parses one ALB access-log line of any era (24, 25, 27, 29,
-// 30 or more fields, alb.md §1.2). Fields after conn_trace_id are kept, as
-// written (quotes included), in Extra. "-" and "-1" map to the record's
+// 30 or more fields, alb.md §1.2). Fields 31–33 fill the transform fields;
+// fields after request_transform_status are kept, as written (quotes
+// included), in Extra. "-" and "-1" map to the record's
 // conventions: "" for strings, 0 for statuses, ALBTimingNotMeasured for
 // timings, RulePriorityNone for a "-" rule priority. Fields a short layout
 // lacks are "".
@@ -452,6 +464,9 @@ func ParseALBLineFields(line string) (*ALBRecord, int, error) {
 	r.Classification = v(28)
 	r.ClassificationReason = v(29)
 	r.ConnTraceID = v(30)
+	r.TransformedHost = v(31)
+	r.TransformedURI = v(32)
+	r.RequestTransformStatus = v(33)
 	if n > ALBFieldCount {
 		r.Extra = make([]string, 0, n-ALBFieldCount)
 		for _, t := range toks[ALBFieldCount:] {

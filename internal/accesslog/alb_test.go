@@ -65,8 +65,8 @@ func TestALBGolden(t *testing.T) {
 	checkGolden(t, "alb.golden", b)
 
 	seed := string(seedALB().AppendLine(nil))
-	if want := albSeedLine + " " + albSeedTID + "\n"; seed != want {
-		t.Errorf("seed in 30-field form\n got %q\nwant %q", seed, want)
+	if want := albSeedLine + " " + albSeedTID + ` "-" "-" "-"` + "\n"; seed != want {
+		t.Errorf("seed in 33-field form\n got %q\nwant %q", seed, want)
 	}
 }
 
@@ -77,7 +77,7 @@ func TestALBAppendLineShape(t *testing.T) {
 			t.Fatalf("line %q: want one trailing newline", line)
 		}
 		toks, err := tokenizeALB(kindALB, strings.TrimSuffix(line, "\n"), nil)
-		if err != nil || len(toks) != 30 {
+		if err != nil || len(toks) != ALBFieldCount {
 			t.Fatalf("line %q: %d fields, err %v", line, len(toks), err)
 		}
 		for i, tok := range toks {
@@ -88,7 +88,7 @@ func TestALBAppendLineShape(t *testing.T) {
 	}
 	empty := strings.TrimSuffix(string((&ALBRecord{MatchedRulePriority: RulePriorityNone,
 		RequestProcessingTime: -1, TargetProcessingTime: -5 * time.Second}).AppendLine(nil)), "\n")
-	want := `- 0001-01-01T00:00:00.000000Z - - - -1 -1 0.000 - - 0 0 "-" "-" - - - "-" "-" "-" - 0001-01-01T00:00:00.000000Z "-" "-" "-" "-" "-" "-" "-" -`
+	want := `- 0001-01-01T00:00:00.000000Z - - - -1 -1 0.000 - - 0 0 "-" "-" - - - "-" "-" "-" - 0001-01-01T00:00:00.000000Z "-" "-" "-" "-" "-" "-" "-" - "-" "-" "-"`
 	if empty != want {
 		t.Errorf("empty record\n got %q\nwant %q", empty, want)
 	}
@@ -136,6 +136,9 @@ func TestALBRoundTrip(t *testing.T) {
 		{"desync", func(r *ALBRecord) { r.Classification, r.ClassificationReason = "Acceptable", "SpaceInUri" }},
 		{"session reused", func(r *ALBRecord) { r.ChosenCertARN = "session-reused" }},
 		{"spaces in bare fields", func(r *ALBRecord) { r.Type = "h t"; r.ConnTraceID = "TID_ x\"y\\" }},
+		{"transforms", func(r *ALBRecord) {
+			r.TransformedHost, r.TransformedURI, r.RequestTransformStatus = "internal.dev.example.myweb.com", "/product.php?id=a b\"c", "Success"
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,7 +149,7 @@ func TestALBRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parse %q: %v", line, err)
 			}
-			if n != 30 {
+			if n != ALBFieldCount {
 				t.Errorf("fields %d", n)
 			}
 			if !reflect.DeepEqual(got, r) {
@@ -190,7 +193,7 @@ func TestParseALBEras(t *testing.T) {
 	if err != nil || n != 36 {
 		t.Fatalf("36 fields: %d %v", n, err)
 	}
-	if want := []string{`"-"`, `"-"`, `"-"`, "100.51.96.60", `"-"`, `"-"`}; !reflect.DeepEqual(r.Extra, want) {
+	if want := []string{"100.51.96.60", `"-"`, `"-"`}; !reflect.DeepEqual(r.Extra, want) {
 		t.Errorf("Extra %q, want %q", r.Extra, want)
 	}
 }

@@ -131,8 +131,17 @@ type ALBRecord struct {
 	ClassificationReason string
 	// ConnTraceID is TID_ + 32 lowercase hex, one per client connection.
 	ConnTraceID string
+	// TransformedHost is the Host after a host-header-rewrite transform, ""
+	// when none applied (alb.md §1.3 #31, §5.4).
+	TransformedHost string
+	// TransformedURI is the URI after a url-rewrite transform, "" when none
+	// applied (alb.md §1.3 #32).
+	TransformedURI string
+	// RequestTransformStatus is the status of the rule transforms, "" when
+	// none applied (alb.md §1.3 #33).
+	RequestTransformStatus string
 	// Extra holds, as written (quotes included), the fields a parsed line had
-	// after conn_trace_id (transform fields, node IP, placeholders; alb.md
-	// §1.2–1.3 #31–36). The writer never writes them.
+	// after request_transform_status (node IP, placeholders; alb.md §1.2–1.3
+	// #34–36). The writer never writes them.
 	Extra []string
 }

@@ -2,7 +2,6 @@ package alb
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"sort"
 	"strconv"
@@ -20,6 +19,10 @@ type action struct {
 	groups      []*targetGroup
 	weights     []int
 	totalWeight int
+	// tgSticky is the TargetGroupStickinessConfig duration (0: off) and
+	// tag names the action's groups in its AWSALBTG cookie (stickiness.go).
+	tgSticky time.Duration
+	tag      [8]byte
 
 	// redirect
 	redirect *model.RedirectConfig
@@ -66,6 +69,9 @@ func (lb *LoadBalancer) compileActions(mas []*model.Action) (*action, error) {
 		if a.totalWeight == 0 && len(a.groups) > 1 {
 			return nil, fmt.Errorf("forward action: every target group has weight 0")
 		}
+		if err := a.compileGroupStickiness(ma); err != nil {
+			return nil, err
+		}
 	case model.ActionRedirect:
 		rc := ma.Redirect
 		if rc == nil {
@@ -101,22 +107,6 @@ func (lb *LoadBalancer) compileActions(mas []*model.Action) (*action, error) {
 		return nil, fmt.Errorf("unsupported action type %q", ma.Type)
 	}
 	return a, nil
-}
-
-// chooseTargetGroup implements weighted forwarding (alb.md §5.3): a
-// weighted random choice proportional to Weight; weight 0 gets nothing.
-func (a *action) chooseTargetGroup() *targetGroup {
-	if len(a.groups) == 1 {
-		return a.groups[0]
-	}
-	n := rand.IntN(a.totalWeight)
-	for i, w := range a.weights {
-		if n < w {
-			return a.groups[i]
-		}
-		n -= w
-	}
-	return a.groups[len(a.groups)-1]
 }
 
 // redirectLocation implements the redirect action's URL (alb.md §5.3):
@@ -176,6 +166,11 @@ const ServerHeader = "awselb/2.0"
 // UNCONFIRMED (alb.md §2.3): nginx's spelling "Gateway Time-out" is assumed.
 const reasonGatewayTimeout = "Gateway Time-out"
 
+// reasonIncompatibleProtocol is the 464 reason phrase in the error page.
+// UNCONFIRMED (alb.md §2.1, §2.3: no 464 page has been observed): kumo
+// names it after the documented cause.
+const reasonIncompatibleProtocol = "Incompatible Protocol"
+
 // lbPageReason is the reason phrase of an LB-generated page (alb.md §2.3).
 func lbPageReason(status int) string {
 	switch status {
@@ -185,6 +180,8 @@ func lbPageReason(status int) string {
 		return reasonGatewayTimeout
 	case http.StatusFound:
 		return "Found"
+	case StatusIncompatibleProtocol:
+		return reasonIncompatibleProtocol
 	}
 	return http.StatusText(status)
 }
@@ -202,7 +199,7 @@ type lbPages map[int]string
 
 func newLBPages() lbPages {
 	p := lbPages{}
-	for _, s := range []int{301, 302, 400, 502, 503, 504} {
+	for _, s := range []int{301, 302, 400, 464, 500, 502, 503, 504} {
 		p[s] = lbPageBody(s)
 	}
 	return p

@@ -1,9 +1,13 @@
 // Package alb owns kumo's Application Load Balancer data plane: HTTPS
 // listeners with SNI certificate selection and security policies, listener
-// rules and their actions (forward, redirect, fixed-response), target groups
-// with round-robin balancing, fail-open and active health checks, proxying
-// to targets with the headers the ALB adds, the LB-generated error pages, and
-// one access-log record per request (reference: alb.md).
+// rules (wildcard and regex conditions, transforms) and their actions
+// (forward, weighted forward with group stickiness, redirect,
+// fixed-response), target groups (round_robin, least_outstanding_requests
+// and weighted_random balancing, slow start, lb_cookie and app_cookie
+// stickiness, fail-open and unhealthy-state routing thresholds, active
+// health checks, draining on reload, HTTP1/HTTP2/GRPC protocol versions),
+// proxying to targets with the headers the ALB adds, the LB-generated error
+// pages, and one access-log record per request (reference: alb.md).
 //
 // The package never opens a client-facing socket: Plane returns a
 // serve.Plane that the runtime binds with serve.Listen.
@@ -20,6 +24,7 @@ import (
 	"time"
 
 	"github.com/kumo-dev/kumo/internal/accesslog"
+	"github.com/kumo-dev/kumo/internal/metrics"
 	"github.com/kumo-dev/kumo/internal/model"
 	"github.com/kumo-dev/kumo/internal/serve"
 )
@@ -44,6 +49,14 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for log times; nil means time.Now.
 	Now func() time.Time
+	// ConnLog receives one connection-log record per client connection
+	// accepted through a ConnListener (alb.md §1.12); nil disables it.
+	ConnLog func(*accesslog.ALBConnectionRecord)
+	// HealthLog receives one health-check-log record per check (alb.md
+	// §1.13); nil disables it.
+	HealthLog func(*accesslog.ALBHealthCheckRecord)
+	// Metrics receives the CloudWatch-named metrics; nil disables them.
+	Metrics *metrics.Registry
 
 	// connectTimeout overrides TargetConnectTimeout and idleTimeout the
 	// idle_timeout.timeout_seconds attribute (tests only: the attribute's
@@ -82,6 +95,11 @@ type LoadBalancer struct {
 	bufs  *sync.Pool
 
 	health healthRunner
+	ops    opsState
+
+	sticky stickyKeys   // stickiness cookie key (stickiness.go)
+	h2     h2Transports // HTTP2/GRPC target groups (protocol.go)
+	drain  drainSet     // targets removed by a reload (draining.go)
 }
 
 // New builds a LoadBalancer from cfg. prev, when not nil, is the instance
@@ -128,6 +146,8 @@ func New(cfg Config, prev *LoadBalancer) (*LoadBalancer, error) {
 	}
 	lb.httpTransport = newTargetTransport(connectTimeout, lb.idleTimeout, nil)
 	lb.httpsTransport = newTargetTransport(connectTimeout, lb.idleTimeout, targetTLSConfig())
+	lb.h2 = newH2Transports(connectTimeout, lb.idleTimeout)
+	lb.sticky = newStickyKeys(prev)
 
 	for _, ml := range cfg.LB.Listeners {
 		l, err := lb.compileListener(ml)
@@ -141,6 +161,11 @@ func New(cfg Config, prev *LoadBalancer) (*LoadBalancer, error) {
 		}
 	}
 	lb.health.init(lb, prev)
+	if err := lb.initOps(); err != nil {
+		lb.closeTransports()
+		return nil, fmt.Errorf("alb %s: %w", cfg.LB.Name, err)
+	}
+	lb.initDrain(prev)
 	return lb, nil
 }
 
@@ -215,7 +240,7 @@ func (lb *LoadBalancer) Plane(ml *model.Listener) serve.Plane {
 	}
 	p := serve.Plane{Handler: l}
 	if l.tls != nil {
-		p.TLS = l.tls.configForClient
+		p.TLS = l.configForClient
 	}
 	return p
 }
@@ -223,12 +248,14 @@ func (lb *LoadBalancer) Plane(ml *model.Listener) serve.Plane {
 // Close stops the health checks and closes idle target connections.
 func (lb *LoadBalancer) Close() {
 	lb.health.stop()
+	lb.closeOps()
 	lb.closeTransports()
 }
 
 func (lb *LoadBalancer) closeTransports() {
 	lb.httpTransport.CloseIdleConnections()
 	lb.httpsTransport.CloseIdleConnections()
+	lb.h2.close()
 }
 
 // Start starts the health checks: the first round immediately, then every

@@ -126,10 +126,12 @@ func (h *healthRunner) loop(ctx context.Context, t *target) {
 			return
 		case <-timer.C:
 		}
+		start := h.lb.now()
 		res := checkTarget(ctx, t)
 		if ctx.Err() != nil {
 			return
 		}
+		h.lb.logHealthCheck(t, start, res)
 		first := h.record(t, res)
 		if first {
 			h.mu.Lock()
@@ -153,6 +155,7 @@ func (h *healthRunner) record(t *target, res checkResult) bool {
 	t.healthy.Store(routableState(t.health.state))
 	after := t.health.state
 	t.mu.Unlock()
+	t.tg.slowStartTransition(t, before, after, h.lb.now())
 	if before != after {
 		h.lb.log.Info("alb: target health changed", "target_group", t.tg.model.Name,
 			"target", t.model.Addr, "from", before, "to", after, "reason", t.health.reason)
@@ -165,6 +168,7 @@ type checkResult struct {
 	pass        bool
 	reason      string // for failures
 	description string
+	status      int // the target's status; 0 when none was read
 }
 
 // nextHealth implements the health-state machine of alb.md §6.2–6.3: one
@@ -220,6 +224,9 @@ func checkTarget(ctx context.Context, t *target) checkResult {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if t.tg.opts.protocolVersion != ProtocolVersionHTTP1 {
+		return checkTargetH2(ctx, t, port)
+	}
 	status, err := healthCheckRequest(ctx, t, port)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
@@ -230,9 +237,9 @@ func checkTarget(ctx context.Context, t *target) checkResult {
 	m, _ := parseMatcher(hc.Matcher) // validated in newTargetGroup
 	if !m.matches(status) {
 		return checkResult{reason: ReasonResponseCodeMismatch,
-			description: "Health checks failed with these codes: [" + strconv.Itoa(status) + "]"}
+			description: "Health checks failed with these codes: [" + strconv.Itoa(status) + "]", status: status}
 	}
-	return checkResult{pass: true}
+	return checkResult{pass: true, status: status}
 }
 
 func isTimeout(err error) bool {
@@ -306,5 +313,5 @@ func (h *healthRunner) report() []TargetHealth {
 			Description:     st.description,
 		})
 	}
-	return out
+	return append(out, h.lb.drainingHealth(h.lb.now())...)
 }

@@ -122,7 +122,7 @@ func TestReloadCarriesHealth(t *testing.T) {
 	// Routing uses the carried state before any check of the new instance.
 	tgc := next.groupList[0]
 	for i := 0; i < 4; i++ {
-		if p := tgc.pickTarget(); p.model.Addr != "10.0.4.254:80" {
+		if p := tgc.pickTarget(time.Now()); p.model.Addr != "10.0.4.254:80" {
 			t.Fatalf("picked %s, want the carried-over healthy target", p.model.Addr)
 		}
 	}

@@ -75,6 +75,12 @@ func failureShape(f Failure) (status int, timed bool) {
 		return http.StatusGatewayTimeout, false
 	case FailureDownstreamConnectionTermination:
 		return StatusClientClosed, false
+	case FailureTransformFailed:
+		return http.StatusInternalServerError, false
+	case FailureIncompatibleProtocol:
+		return StatusIncompatibleProtocol, false
+	case FailureDeregistrationDelayExpired:
+		return http.StatusBadGateway, true
 	}
 	return http.StatusBadGateway, false
 }
@@ -120,6 +126,9 @@ func classifyTargetError(err error, ctx, clientCtx context.Context, wrote bool) 
 	if errors.Is(context.Cause(ctx), errIdleTimeout) {
 		return FailureUpstreamIdleTimeout
 	}
+	if errors.Is(context.Cause(ctx), errDeregistrationDelayExpired) {
+		return FailureDeregistrationDelayExpired
+	}
 	if clientCtx.Err() != nil {
 		return FailureDownstreamConnectionTermination
 	}
@@ -151,6 +160,8 @@ type exchange struct {
 	wrote    atomic.Int64 // unix nanos when the request headers reached the target
 	reqBytes int64
 	body     countingBody
+	failure  Failure        // set by fail, for the metrics
+	sticky   stickyDecision // stickiness.go
 }
 
 // ServeHTTP serves one client request: rule matching, the action, and the
@@ -166,7 +177,11 @@ func (l *listener) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	peerAddr := peerAddrPort(r)
 	peer := peerAddr.Addr()
 	l.fillRequestFields(rec, r, peerAddr)
+	l.plainRequestSeen(serve.ConnInfoFrom(r.Context()))
 	rec.TraceID = traceHeader(r.Header["X-Amzn-Trace-Id"], ex.received, ex.reqBytes)
+	if l.screenRequest(ex, r) {
+		return
+	}
 
 	ru := l.matchRule(r, peer)
 	rec.MatchedRulePriority = ru.priority
@@ -181,7 +196,11 @@ func (l *listener) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	case model.ActionFixedResponse:
 		lb.writeGenerated(&ex.w, r, a.status, a.contentType, a.body)
 	case model.ActionForward:
-		ex.forward(r, a.chooseTargetGroup(), peer)
+		if ru.transforms != nil && !ex.applyTransforms(r, ru.transforms) {
+			ex.fail(r, FailureTransformFailed)
+			return
+		}
+		ex.forward(r, ex.chooseTargetGroup(r, a, ex.received), peer)
 		return
 	}
 	ex.finish(r)
@@ -199,6 +218,7 @@ func (lb *LoadBalancer) writeGenerated(w *responseCounter, r *http.Request, stat
 // fail writes (or, for 460, only logs) a failure.
 func (ex *exchange) fail(r *http.Request, f Failure) {
 	status, timed := failureShape(f)
+	ex.failure = f
 	if !timed {
 		ex.rec.RequestProcessingTime, ex.rec.TargetProcessingTime = notMeasured, notMeasured
 	}
@@ -207,6 +227,7 @@ func (ex *exchange) fail(r *http.Request, f Failure) {
 	if status == StatusClientClosed {
 		ex.w.status = StatusClientClosed
 	} else {
+		grpcErrorStatus(ex.w.Header(), r, status)
 		ex.l.lb.writeGenerated(&ex.w, r, status, "text/html", ex.l.lb.pages.body(status))
 	}
 	ex.finish(r)
@@ -217,28 +238,42 @@ func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.Addr) {
 	lb := ex.l.lb
 	rec := &ex.rec
 	rec.TargetGroupARN = tg.model.ARN
-	t := tg.pickTarget()
+	if tg.opts.protocolVersion == ProtocolVersionGRPC && ex.l.https && isGRPCRequest(r) {
+		rec.Type = "grpcs" // alb.md §1.4
+	}
+	if protocolMismatch(r, tg.opts.protocolVersion) {
+		ex.fail(r, FailureIncompatibleProtocol)
+		return
+	}
+	t := ex.stickyTarget(r, tg, ex.received)
 	if t == nil {
 		ex.fail(r, FailureNoRegisteredTargets)
 		return
 	}
 	rec.Target = t.model.Addr
+	t.ext.inflight.Add(1)
+	defer t.ext.inflight.Add(-1)
 
 	clientCtx := r.Context()
 	ctx, cancel := context.WithCancelCause(clientCtx)
 	defer cancel(nil)
 	idle := time.AfterFunc(lb.idleTimeout, func() { cancel(errIdleTimeout) })
 	defer idle.Stop()
+	stopDrain := context.AfterFunc(t.ext.drain, func() { cancel(errDeregistrationDelayExpired) })
+	defer stopDrain()
 	trace := &httptrace.ClientTrace{WroteHeaders: ex.wroteHeaders}
 	ctx = httptrace.WithClientTrace(ctx, trace)
 
 	ex.body.idle, ex.body.timeout = idle, lb.idleTimeout
 	out := ex.l.targetRequest(ctx, r, t, peer, rec.TraceID, &ex.body)
-	transport := lb.httpTransport
-	if tg.https {
-		transport = lb.httpsTransport
+	ex.l.applyRequestAttributes(out, r, peerAddrPort(r))
+	if rec.TransformedHost != "" {
+		out.Host = rec.TransformedHost // a rewritten Host is sent as it is (alb.md §5.4)
 	}
-	resp, err := transport.RoundTrip(out)
+	if tg.opts.protocolVersion != ProtocolVersionHTTP1 && strings.Contains(r.Header.Get("Te"), "trailers") {
+		out.Header["Te"] = []string{"trailers"} // gRPC needs it end to end
+	}
+	resp, err := lb.roundTripper(tg).RoundTrip(out)
 	gotResp := lb.now()
 	wroteNanos := ex.wrote.Load()
 	if wroteNanos != 0 {
@@ -253,9 +288,14 @@ func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.Addr) {
 	defer resp.Body.Close()
 	idle.Reset(lb.idleTimeout)
 	rec.TargetStatus = resp.StatusCode
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		ex.relayUpgrade(r, resp, idle) // websocket.go
+		return
+	}
 
 	h := ex.w.Header()
 	copyResponseHeaders(h, resp.Header)
+	ex.setStickyCookies(h, r, tg, t, ex.received)
 	rec.ResponseProcessingTime = nonNegative(lb.now().Sub(gotResp))
 	ex.w.WriteHeader(resp.StatusCode)
 	flush := resp.ContentLength == -1
@@ -271,6 +311,9 @@ func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.Addr) {
 			panic(http.ErrAbortHandler)
 		}
 		return
+	}
+	for k, vv := range resp.Trailer { // gRPC status and other trailers
+		h[http.TrailerPrefix+k] = vv
 	}
 	ex.finish(r)
 }
@@ -328,6 +371,7 @@ func (ex *exchange) finish(r *http.Request) {
 	if rec.TargetStatus > 0 {
 		rec.TargetStatusCodeList = strconv.Itoa(rec.TargetStatus)
 	}
+	lb.observeRequest(rec, ex.failure)
 	if lb.cfg.Log != nil {
 		lb.cfg.Log(rec)
 	}

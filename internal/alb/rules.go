@@ -25,9 +25,10 @@ type listener struct {
 // rule is one compiled listener rule; the default rule has no conditions and
 // priority 0 (access-log matched_rule_priority, alb.md §1.3 #21).
 type rule struct {
-	priority int
-	conds    []condition
-	action   *action
+	priority   int
+	conds      []condition
+	action     *action
+	transforms *ruleTransforms // nil when the rule has none (alb.md §5.4)
 }
 
 // condition is one compiled rule condition; its values are OR-ed.
@@ -75,6 +76,9 @@ func (lb *LoadBalancer) compileListener(ml *model.Listener) (*listener, error) {
 			return nil, fmt.Errorf("rule %d: %w", mr.Priority, err)
 		}
 		r.action = a
+		if r.transforms, err = compileTransforms(mr.Transforms); err != nil {
+			return nil, fmt.Errorf("rule %d: %w", mr.Priority, err)
+		}
 		l.rules = append(l.rules, r)
 	}
 	a, err := lb.compileActions(ml.DefaultActions)
@@ -104,6 +108,9 @@ func (l *listener) matchRule(r *http.Request, peer netip.Addr) *rule {
 }
 
 func compileCondition(mc *model.Condition) (condition, error) {
+	if len(mc.RegexValues) > 0 {
+		return compileRegexCondition(mc)
+	}
 	if mc.Field != "query-string" && len(mc.Values) == 0 {
 		return nil, fmt.Errorf("%s condition has no values", mc.Field)
 	}

@@ -55,6 +55,7 @@ type targetGroup struct {
 	https   bool
 	targets []*target
 	rr      atomic.Uint64
+	opts    tgOptions // attributes and protocol version (tgoptions.go)
 }
 
 // target is one registered target and its health.
@@ -68,6 +69,8 @@ type target struct {
 	port int
 	// healthy mirrors routableState(health.state) for the lock-free hot path.
 	healthy atomic.Bool
+	// ext is the balancing state: in-flight count, slow start, draining.
+	ext targetExt
 
 	mu     sync.Mutex
 	health healthState
@@ -95,6 +98,10 @@ func newTargetGroup(m *model.TargetGroup) (*targetGroup, error) {
 	if _, err := parseMatcher(m.HealthCheck.Matcher); err != nil {
 		return nil, fmt.Errorf("target group %s: %w", m.Name, err)
 	}
+	var err error
+	if tg.opts, err = parseTargetGroupOptions(m); err != nil {
+		return nil, fmt.Errorf("target group %s: %w", m.Name, err)
+	}
 	for _, mt := range m.Targets {
 		if mt == nil {
 			return nil, fmt.Errorf("target group %s: nil target", m.Name)
@@ -111,6 +118,7 @@ func newTargetGroup(m *model.TargetGroup) (*targetGroup, error) {
 		if mt.Local != "" {
 			t.dial = mt.Local
 		}
+		t.ext.init()
 		t.health = initialHealth(m.HealthCheck)
 		t.healthy.Store(routableState(t.health.state))
 		tg.targets = append(tg.targets, t)
@@ -133,55 +141,6 @@ func initialHealth(hc model.HealthCheck) healthState {
 // routable target (see routableState); lock-free for the hot path.
 func routable(t *target) bool {
 	return t.healthy.Load()
-}
-
-// pickTarget implements round robin over the routable targets, failing open
-// over all registered targets when none is routable (alb.md §2.2, §6.4).
-// It returns nil when the target group has no registered targets (→ 503).
-func (tg *targetGroup) pickTarget() *target {
-	n := len(tg.targets)
-	if n == 0 {
-		return nil
-	}
-	seq := tg.rr.Add(1) - 1
-	healthy := 0
-	for _, t := range tg.targets {
-		if routable(t) {
-			healthy++
-		}
-	}
-	if healthy == 0 {
-		return tg.failOpen(seq)
-	}
-	k := int(seq % uint64(healthy))
-	for _, t := range tg.targets {
-		if routable(t) {
-			if k == 0 {
-				return t
-			}
-			k--
-		}
-	}
-	return tg.failOpen(seq) // health changed between the two passes
-}
-
-// failOpen routes over the fail-open candidates when no target is healthy
-// (alb.md §2.2 "fail open"); nil if there is none.
-func (tg *targetGroup) failOpen(seq uint64) *target {
-	var cand [16]*target
-	list := cand[:0]
-	for _, t := range tg.targets {
-		t.mu.Lock()
-		ok := failOpenCandidate(t.health.state)
-		t.mu.Unlock()
-		if ok {
-			list = append(list, t)
-		}
-	}
-	if len(list) == 0 {
-		return nil
-	}
-	return list[int(seq%uint64(len(list)))]
 }
 
 // failOpenCandidate decides which targets take traffic when none is healthy.

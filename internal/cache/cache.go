@@ -1,27 +1,38 @@
-// Package cache owns the edge's object store: an in-memory, byte-bounded,
-// least-recently-used map from a cache key to a stored HTTP response (status,
-// headers, body, the time it was stored and its TTL). It is safe for
-// concurrent use.
+// Package cache owns the edge's object store: one in-memory, byte-bounded
+// map from a cache key to a stored HTTP response (status, headers, body, the
+// time it was stored and its TTL), shared by every distribution of an edge
+// and safe for concurrent use.
+//
+// The store is bounded by bytes, not entries: every entry is charged its
+// key, headers and body, and the total never exceeds the store's limit.
+// Eviction is otter's W-TinyLFU (github.com/maypok86/otter/v2), which keeps
+// frequently used objects over a burst of one-off ones.
 //
 // The store keeps policy out: it never decides what is cacheable or for how
 // long (package edge does, per cloudfront.md §4). Get returns expired entries
-// too, so that later features (serving stale content, conditional
-// revalidation) can use them; DeleteFunc is the hook for invalidation; and
-// entries are immutable once stored, so a request-collapsing layer can hand
-// one entry to many waiters.
+// too, so that stale content can be served and revalidated; DeleteFunc is the
+// hook for invalidation; and entries are immutable once stored, so one entry
+// can be handed to many requests at once.
+//
+// Each distribution (each deployment of one) reads and writes its own
+// Partition, so two distributions never see each other's objects while they
+// share one memory budget.
 package cache
 
 import (
-	"container/list"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
-	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/maypok86/otter/v2"
 )
 
 // Entry is one stored response. An Entry must not be modified after Put: it
-// is shared by every request that reads it.
+// is shared by every request that reads it. To change one (a revalidation
+// that updates headers), Put a new Entry; the Body slice may be shared.
 type Entry struct {
 	// Status is the HTTP status code that was stored (200, 404, 502, ...).
 	Status int
@@ -29,13 +40,21 @@ type Entry struct {
 	Header http.Header
 	// Body is the complete response body.
 	Body []byte
-	// Stored is when the response was stored.
+	// Stored is when the response was stored (or last revalidated).
 	Stored time.Time
 	// TTL is how long the entry is fresh after Stored.
 	TTL time.Duration
 	// Error marks an error response (an origin or edge-generated 4xx/5xx
 	// that was error-cached, cloudfront.md §4.4).
 	Error bool
+	// HeldUntil, when after Stored+TTL, is when a stale entry that is being
+	// served because the origin failed must be asked for again
+	// (cloudfront.md §4.3). Zero otherwise.
+	HeldUntil time.Time
+	// VaryNames, when set, makes this entry a variant index: the response
+	// varies on these request headers and the variants are stored under
+	// the key extended by their values (package edge builds those keys).
+	VaryNames []string
 }
 
 // Expires is when the entry stops being fresh.
@@ -46,11 +65,12 @@ func (e *Entry) Expires() time.Time { return e.Stored.Add(e.TTL) }
 func (e *Entry) Fresh(now time.Time) bool { return now.Before(e.Expires()) }
 
 // entryOverhead approximates the fixed bytes an entry costs besides its
-// key, headers and body (struct, list element, map slot).
-const entryOverhead = 128
+// key, headers and body (struct, map node, policy metadata).
+const entryOverhead = 160
 
-// size is what the entry is charged against the store's byte budget.
-func (e *Entry) size(key string) int64 {
+// Size is what an entry stored under key is charged against the store's
+// byte budget.
+func (e *Entry) Size(key string) int64 {
 	n := int64(entryOverhead + len(key) + len(e.Body))
 	for k, vs := range e.Header {
 		n += int64(len(k))
@@ -58,32 +78,33 @@ func (e *Entry) size(key string) int64 {
 			n += int64(len(v)) + 16
 		}
 	}
+	for _, v := range e.VaryNames {
+		n += int64(len(v)) + 16
+	}
 	return n
 }
 
 // ErrTooLarge is returned by Put for an entry bigger than MaxEntryBytes.
 var ErrTooLarge = errors.New("cache: entry larger than the per-entry limit")
 
-type item struct {
-	key   string
-	entry *Entry
-	size  int64
+// key is a partition's key: the partition number and the cache key.
+type key struct {
+	part uint64
+	k    string
 }
 
-// Store is a byte-bounded LRU object store.
+// Store is the byte-bounded object store of one edge.
 type Store struct {
+	c             *otter.Cache[key, *Entry]
 	maxBytes      int64
 	maxEntryBytes int64
-
-	mu    sync.Mutex
-	bytes int64
-	lru   *list.List // front = most recently used; values are *item
-	items map[string]*list.Element
+	parts         atomic.Uint64
 }
 
 // New returns a Store that holds at most maxBytes (keys, headers and bodies
-// counted) and refuses single entries larger than maxEntryBytes (0 means
-// maxBytes/8).
+// counted, over all partitions) and refuses single entries larger than
+// maxEntryBytes (0 means maxBytes/8; never more than 4 GiB, the most one
+// entry can be charged).
 func New(maxBytes, maxEntryBytes int64) (*Store, error) {
 	if maxBytes <= 0 {
 		return nil, fmt.Errorf("cache: capacity must be positive, got %d bytes", maxBytes)
@@ -94,104 +115,123 @@ func New(maxBytes, maxEntryBytes int64) (*Store, error) {
 	if maxEntryBytes > maxBytes {
 		return nil, fmt.Errorf("cache: per-entry limit %d exceeds capacity %d", maxEntryBytes, maxBytes)
 	}
-	return &Store{
-		maxBytes:      maxBytes,
-		maxEntryBytes: maxEntryBytes,
-		lru:           list.New(),
-		items:         make(map[string]*list.Element),
-	}, nil
+	maxEntryBytes = min(maxEntryBytes, math.MaxUint32)
+	c, err := otter.New(&otter.Options[key, *Entry]{
+		MaximumWeight: uint64(maxBytes),
+		Weigher: func(k key, e *Entry) uint32 {
+			return uint32(min(e.Size(k.k), math.MaxUint32))
+		},
+		// Maintenance (eviction) runs in the writing goroutine, so the
+		// budget holds when Put returns rather than some time later.
+		Executor: func(fn func()) { fn() },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	return &Store{c: c, maxBytes: maxBytes, maxEntryBytes: maxEntryBytes}, nil
 }
+
+// MaxBytes is the store's byte budget.
+func (s *Store) MaxBytes() int64 { return s.maxBytes }
 
 // MaxEntryBytes is the largest body (plus headers) one entry may have.
 func (s *Store) MaxEntryBytes() int64 { return s.maxEntryBytes }
 
-// Get returns the entry stored under key, fresh or not, and marks it as
-// recently used. Callers check Entry.Fresh.
-func (s *Store) Get(key string) (*Entry, bool) {
-	s.mu.Lock()
-	el, ok := s.items[key]
-	if !ok {
-		s.mu.Unlock()
-		return nil, false
-	}
-	s.lru.MoveToFront(el)
-	e := el.Value.(*item).entry
-	s.mu.Unlock()
-	return e, true
+// Bytes is the number of bytes charged against the budget, over all
+// partitions.
+func (s *Store) Bytes() int64 { return int64(s.c.WeightedSize()) }
+
+// Len is the number of stored entries, over all partitions.
+func (s *Store) Len() int { return s.c.EstimatedSize() }
+
+// Partition returns a new, empty partition of the store.
+func (s *Store) Partition() *Partition {
+	return &Partition{s: s, id: s.parts.Add(1)}
 }
 
-// Put stores e under key, replacing any previous entry, and evicts least
-// recently used entries until the store is within its byte budget.
-func (s *Store) Put(key string, e *Entry) error {
+// Partition is one distribution's view of a Store: its own keys, the
+// store's shared budget.
+type Partition struct {
+	s  *Store
+	id uint64
+}
+
+// Store is the store the partition belongs to.
+func (p *Partition) Store() *Store { return p.s }
+
+// MaxEntryBytes is the largest body (plus headers) one entry may have.
+func (p *Partition) MaxEntryBytes() int64 { return p.s.maxEntryBytes }
+
+// Get returns the entry stored under k, fresh or not, and records the use.
+// Callers check Entry.Fresh.
+func (p *Partition) Get(k string) (*Entry, bool) {
+	return p.s.c.GetIfPresent(key{p.id, k})
+}
+
+// Put stores e under k, replacing any previous entry. Entries are evicted
+// (W-TinyLFU) until the store is within its byte budget; a new entry that
+// is used less than the ones it would displace may itself be the one
+// evicted.
+func (p *Partition) Put(k string, e *Entry) error {
 	if e == nil {
 		return errors.New("cache: nil entry")
 	}
-	sz := e.size(key)
-	if sz > s.maxEntryBytes {
-		return fmt.Errorf("%w: %d > %d bytes", ErrTooLarge, sz, s.maxEntryBytes)
+	if sz := e.Size(k); sz > p.s.maxEntryBytes {
+		return fmt.Errorf("%w: %d > %d bytes", ErrTooLarge, sz, p.s.maxEntryBytes)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if el, ok := s.items[key]; ok {
-		it := el.Value.(*item)
-		s.bytes += sz - it.size
-		it.entry, it.size = e, sz
-		s.lru.MoveToFront(el)
-	} else {
-		s.items[key] = s.lru.PushFront(&item{key: key, entry: e, size: sz})
-		s.bytes += sz
-	}
-	for s.bytes > s.maxBytes {
-		s.removeElement(s.lru.Back())
+	p.s.c.Set(key{p.id, k}, e)
+	if p.s.Bytes() > p.s.maxBytes {
+		// Another goroutine held the maintenance lock: finish eviction
+		// before returning, so the budget is never exceeded for long.
+		p.s.c.CleanUp()
 	}
 	return nil
 }
 
-// Delete removes key and reports whether it was present.
-func (s *Store) Delete(key string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	el, ok := s.items[key]
-	if ok {
-		s.removeElement(el)
-	}
+// Delete removes k and reports whether it was present.
+func (p *Partition) Delete(k string) bool {
+	_, ok := p.s.c.Invalidate(key{p.id, k})
 	return ok
 }
 
-// DeleteFunc removes every entry whose key satisfies match and returns how
-// many were removed (the basis for invalidations).
-func (s *Store) DeleteFunc(match func(key string) bool) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// DeleteFunc removes every entry of the partition whose key satisfies
+// match and returns how many were removed (the basis for invalidations).
+func (p *Partition) DeleteFunc(match func(key string) bool) int {
 	n := 0
-	for el := s.lru.Front(); el != nil; {
-		next := el.Next()
-		if match(el.Value.(*item).key) {
-			s.removeElement(el)
-			n++
+	for k := range p.s.c.Keys() {
+		if k.part == p.id && match(k.k) {
+			if _, ok := p.s.c.Invalidate(k); ok {
+				n++
+			}
 		}
-		el = next
 	}
 	return n
 }
 
-// Len is the number of stored entries.
-func (s *Store) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.items)
+// Drop removes every entry of the partition (a distribution that was
+// replaced or deleted).
+func (p *Partition) Drop() int {
+	return p.DeleteFunc(func(string) bool { return true })
 }
 
-// Bytes is the number of bytes charged against the budget.
-func (s *Store) Bytes() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.bytes
+// Len is the number of entries in the partition.
+func (p *Partition) Len() int {
+	n := 0
+	for k := range p.s.c.Keys() {
+		if k.part == p.id {
+			n++
+		}
+	}
+	return n
 }
 
-func (s *Store) removeElement(el *list.Element) {
-	it := el.Value.(*item)
-	s.lru.Remove(el)
-	delete(s.items, it.key)
-	s.bytes -= it.size
+// Bytes is the number of bytes the partition's entries are charged.
+func (p *Partition) Bytes() int64 {
+	var n int64
+	for k, e := range p.s.c.All() {
+		if k.part == p.id {
+			n += e.Size(k.k)
+		}
+	}
+	return n
 }

@@ -14,11 +14,17 @@ func entry(body string) *Entry {
 	return &Entry{Status: 200, Header: http.Header{"Content-Type": {"text/plain"}}, Body: []byte(body), Stored: time.Unix(1000, 0), TTL: 10 * time.Second}
 }
 
-func TestGetPutDelete(t *testing.T) {
-	s, err := New(1<<20, 0)
+func part(t *testing.T, maxBytes, maxEntry int64) *Partition {
+	t.Helper()
+	s, err := New(maxBytes, maxEntry)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s.Partition()
+}
+
+func TestGetPutDelete(t *testing.T) {
+	s := part(t, 1<<20, 0)
 	if _, ok := s.Get("a"); ok {
 		t.Fatal("empty store returned an entry")
 	}
@@ -29,15 +35,15 @@ func TestGetPutDelete(t *testing.T) {
 	if !ok || string(e.Body) != "hello" || e.Status != 200 {
 		t.Fatalf("Get = %+v, %v", e, ok)
 	}
-	before := s.Bytes()
+	before := s.Store().Bytes()
 	if err := s.Put("a", entry("hello, longer")); err != nil {
 		t.Fatal(err)
 	}
-	if s.Len() != 1 || s.Bytes() != before+int64(len(", longer")) {
-		t.Fatalf("replace: len %d bytes %d (before %d)", s.Len(), s.Bytes(), before)
+	if s.Len() != 1 || s.Store().Bytes() != before+int64(len(", longer")) || s.Bytes() != s.Store().Bytes() {
+		t.Fatalf("replace: len %d bytes %d/%d (before %d)", s.Len(), s.Bytes(), s.Store().Bytes(), before)
 	}
-	if !s.Delete("a") || s.Delete("a") || s.Len() != 0 || s.Bytes() != 0 {
-		t.Fatalf("delete: len %d bytes %d", s.Len(), s.Bytes())
+	if !s.Delete("a") || s.Delete("a") || s.Len() != 0 || s.Store().Bytes() != 0 {
+		t.Fatalf("delete: len %d bytes %d", s.Len(), s.Store().Bytes())
 	}
 }
 
@@ -58,37 +64,78 @@ func TestFresh(t *testing.T) {
 	}
 }
 
-func TestLRUEviction(t *testing.T) {
-	one := entry(strings.Repeat("x", 1000))
-	sz := one.size("k0")
-	s, err := New(3*sz, sz)
+// TestPartitionsAreSeparate: two partitions share the budget, not keys.
+func TestPartitionsAreSeparate(t *testing.T) {
+	s, err := New(1<<20, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range 3 {
-		if err := s.Put(fmt.Sprintf("k%d", i), entry(strings.Repeat("x", 1000))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s.Get("k0") // k1 is now the least recently used
-	if err := s.Put("k3", entry(strings.Repeat("x", 1000))); err != nil {
+	a, b := s.Partition(), s.Partition()
+	if err := a.Put("/x", entry("a")); err != nil {
 		t.Fatal(err)
 	}
-	for key, want := range map[string]bool{"k0": true, "k1": false, "k2": true, "k3": true} {
-		if _, ok := s.Get(key); ok != want {
-			t.Errorf("%s present = %v, want %v", key, ok, want)
+	if _, ok := b.Get("/x"); ok {
+		t.Fatal("partition b sees partition a's key")
+	}
+	if err := b.Put("/x", entry("bb")); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := a.Get("/x"); string(e.Body) != "a" {
+		t.Fatalf("a's entry = %q", e.Body)
+	}
+	if s.Len() != 2 || s.Bytes() != a.Bytes()+b.Bytes() {
+		t.Fatalf("store len %d bytes %d, partitions %d+%d", s.Len(), s.Bytes(), a.Bytes(), b.Bytes())
+	}
+	if n := a.Drop(); n != 1 || a.Len() != 0 || b.Len() != 1 {
+		t.Fatalf("Drop removed %d; a %d b %d", n, a.Len(), b.Len())
+	}
+}
+
+// TestBoundHoldsUnderManyDistinctKeys writes far more distinct objects than
+// fit and checks after every write that the accounted bytes stay within the
+// budget, and that an object used often survives the flood (W-TinyLFU).
+func TestBoundHoldsUnderManyDistinctKeys(t *testing.T) {
+	const budget = 256 << 10
+	s, err := New(budget, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.Partition()
+	body := strings.Repeat("x", 1000)
+	if err := p.Put("hot", entry(body)); err != nil {
+		t.Fatal(err)
+	}
+	var written int64
+	for i := range 5000 {
+		for range 2 {
+			p.Get("hot")
+		}
+		e := entry(body)
+		k := fmt.Sprintf("/obj/%d", i)
+		written += e.Size(k)
+		if err := p.Put(k, e); err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Bytes(); got > budget {
+			t.Fatalf("after %d puts: %d bytes accounted, budget %d", i+1, got, budget)
 		}
 	}
-	if s.Bytes() > 3*sz {
-		t.Errorf("bytes %d over budget %d", s.Bytes(), 3*sz)
+	if written < 10*budget {
+		t.Fatalf("test wrote only %d bytes", written)
+	}
+	if s.Bytes() < budget/2 {
+		t.Errorf("store holds only %d of %d bytes", s.Bytes(), budget)
+	}
+	if _, ok := p.Get("hot"); !ok {
+		t.Error("the frequently used object was evicted by one-off objects")
+	}
+	if n := p.Bytes(); n != s.Bytes() {
+		t.Errorf("partition bytes %d != store bytes %d", n, s.Bytes())
 	}
 }
 
 func TestTooLarge(t *testing.T) {
-	s, err := New(1000, 500)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := part(t, 1000, 500)
 	if err := s.Put("big", entry(strings.Repeat("x", 600))); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("Put big = %v, want ErrTooLarge", err)
 	}
@@ -106,7 +153,7 @@ func TestNewErrors(t *testing.T) {
 }
 
 func TestDeleteFunc(t *testing.T) {
-	s, _ := New(1<<20, 0)
+	s := part(t, 1<<20, 0)
 	for _, k := range []string{"/images/a", "/images/b", "/index.html"} {
 		if err := s.Put(k, entry(k)); err != nil {
 			t.Fatal(err)
@@ -121,7 +168,7 @@ func TestDeleteFunc(t *testing.T) {
 }
 
 func TestConcurrent(t *testing.T) {
-	s, _ := New(64<<10, 0)
+	s := part(t, 64<<10, 0)
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
@@ -138,7 +185,7 @@ func TestConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if s.Bytes() > 64<<10 {
-		t.Fatalf("over budget: %d", s.Bytes())
+	if s.Store().Bytes() > 64<<10 {
+		t.Fatalf("over budget: %d", s.Store().Bytes())
 	}
 }

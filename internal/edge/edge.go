@@ -24,6 +24,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kumo-dev/kumo/internal/accesslog"
@@ -50,9 +51,9 @@ type Resolver interface {
 // empty: the seed log's Tokyo edge (cloudfront.md §1.7, §6).
 const DefaultEdgeLocation = "NRT57-P3"
 
-// DefaultCacheBytes is each distribution's cache budget when
-// Config.CacheBytes is zero.
-const DefaultCacheBytes = 64 << 20
+// DefaultCacheBytes is the edge's cache budget when Config.CacheBytes is
+// zero: 256 MiB for all distributions together.
+const DefaultCacheBytes = 256 << 20
 
 var edgeLocationRE = regexp.MustCompile(`^[A-Z]{3}[0-9]{1,3}(-[CP][0-9]{1,2})?$`)
 
@@ -78,7 +79,13 @@ type Config struct {
 	HTTPSPort int
 	// Now is the clock (nil = time.Now).
 	Now func() time.Time
-	// CacheBytes is each distribution's cache budget (0 = DefaultCacheBytes).
+	// HTTP3Port is the local UDP port of the viewer HTTP/3 listener
+	// (ListenHTTP3); HTTPS responses of http3/http2and3 distributions
+	// advertise it in Alt-Svc. 0 means no HTTP/3 listener.
+	HTTP3Port int
+	// CacheBytes is the memory budget of the whole edge's cache, shared by
+	// every distribution (0 = DefaultCacheBytes): keys, headers and bodies
+	// are counted, and the total never exceeds it.
 	CacheBytes int64
 }
 
@@ -98,8 +105,24 @@ type Edge struct {
 	wild    map[string]hostRoute // "*.example.com" aliases, keyed by "example.com"
 	tlsDflt *tls.Config
 
+	// local is the Metadata.Kumo.LocalDefault distribution (nil if none):
+	// it takes the requests for loopback hosts (see localDefaultHost).
+	local *distribution
+
 	bufs sync.Pool // *[]byte copy buffers
 	hv   headerValues
+	// altSvc is the Alt-Svc value of HTTP/3 distributions (nil without an
+	// HTTP/3 listener).
+	altSvc []string
+
+	// store is the object store shared by all distributions (each has its
+	// own partition); it outlives a reload.
+	store *cache.Store
+	// flights are the origin fetches in progress that other requests may
+	// wait for (request collapsing, cloudfront.md §4.8).
+	flights flightGroup
+	// closed makes Close idempotent (it releases cache references).
+	closed atomic.Bool
 }
 
 // hostRoute is where a host name leads.
@@ -113,7 +136,10 @@ type distribution struct {
 	m         *model.Distribution
 	behaviors []*behavior // CacheBehaviors in order, then the default
 	origins   map[string]*origin
-	store     *cache.Store
+	store     *cache.Partition
+	// storeRefs counts the Edges (this one and reload successors) that
+	// serve from store; the last one to Close drops its objects.
+	storeRefs *atomic.Int32
 	// aliasTLS serves the aliases (custom certificate); domainTLS serves the
 	// distribution's own domain (default certificate).
 	aliasTLS, domainTLS *tls.Config
@@ -147,6 +173,9 @@ func New(cfg Config, prev *Edge) (*Edge, error) {
 	if cfg.CacheBytes == 0 {
 		e.cfg.CacheBytes = DefaultCacheBytes
 	}
+	if err := e.openStore(prev); err != nil {
+		return nil, err
+	}
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, fmt.Errorf("edge: via id: %w", err)
@@ -154,8 +183,11 @@ func New(cfg Config, prev *Edge) (*Edge, error) {
 	e.viaHost = hex.EncodeToString(id[:]) + ".cloudfront.net"
 	e.viaViewer = "1.1 " + e.viaHost + " (CloudFront)"
 	e.hv = headerValues{hit: []string{xCacheHit}, miss: []string{xCacheMiss}, err: []string{xCacheError},
-		via: []string{e.viaViewer}, pop: []string{e.pop}}
+		via: []string{e.viaViewer}, pop: []string{e.pop}, ages: newAgeValues()}
 	e.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
+	if cfg.HTTP3Port != 0 {
+		e.altSvc = []string{altSvcValue(cfg.HTTP3Port)}
+	}
 
 	dflt, err := cfg.Certs.DefaultViewerCertificate()
 	if err != nil {
@@ -188,6 +220,10 @@ func (e *Edge) newDistribution(md *model.Distribution, dflt *tls.Certificate, pr
 		}
 		d.origins[mo.ID] = o
 	}
+	groups, gerr := newOriginGroups(md, d.origins)
+	if gerr != nil {
+		return nil, gerr
+	}
 	if md.DefaultBehavior == nil {
 		return nil, errors.New("no DefaultCacheBehavior")
 	}
@@ -195,7 +231,7 @@ func (e *Edge) newDistribution(md *model.Distribution, dflt *tls.Certificate, pr
 		if mb != md.DefaultBehavior && mb.PathPattern == "" {
 			return nil, fmt.Errorf("cache behavior %d has no PathPattern", i)
 		}
-		b, err := resolveBehavior(mb, i, d.origins)
+		b, err := resolveBehavior(mb, i, d.origins, groups)
 		if err != nil {
 			return nil, err
 		}
@@ -215,24 +251,29 @@ func (e *Edge) newDistribution(md *model.Distribution, dflt *tls.Certificate, pr
 			return nil, err
 		}
 	}
-	if prev != nil {
+	if prev != nil && prev.store == e.store {
 		for _, pd := range prev.dists {
 			if pd.m.ID == md.ID && reflect.DeepEqual(pd.m, md) {
-				d.store = pd.store
+				d.store, d.storeRefs = pd.store, pd.storeRefs
 			}
 		}
 	}
 	if d.store == nil {
-		if d.store, err = cache.New(e.cfg.CacheBytes, 0); err != nil {
-			return nil, err
-		}
+		d.store, d.storeRefs = e.store.Partition(), new(atomic.Int32)
 	}
+	d.storeRefs.Add(1)
 	domain := strings.ToLower(md.DomainName)
 	if domain == "" {
 		return nil, errors.New("empty DomainName")
 	}
 	if err := e.addHost(domain, hostRoute{d: d}); err != nil {
 		return nil, err
+	}
+	if md.LocalDefault {
+		if e.local != nil {
+			return nil, fmt.Errorf("LocalDefault is already set by distribution %s", e.local.m.LogicalID)
+		}
+		e.local = d
 	}
 	for _, a := range md.Aliases {
 		if err := e.addHost(strings.ToLower(a), hostRoute{d: d, alias: true}); err != nil {
@@ -276,6 +317,9 @@ func (e *Edge) routeHost(host string) (hostRoute, bool) {
 		}
 		i += 1 + j
 	}
+	if e.local != nil && localDefaultHost(host) {
+		return hostRoute{d: e.local}, true
+	}
 	return hostRoute{}, false
 }
 
@@ -316,7 +360,12 @@ func viewerTLSConfig(cert *tls.Certificate, policy, httpVersion string) (*tls.Co
 	if err != nil {
 		return nil, err
 	}
-	return &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: minV, NextProtos: alpn}, nil
+	ciphers, err := viewerCiphers(policy)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: minV, NextProtos: alpn,
+		CipherSuites: ciphers, CurvePreferences: viewerCurves()}, nil
 }
 
 // viewerTLS picks the viewer TLS configuration by SNI (cloudfront.md §5.6,
@@ -343,10 +392,16 @@ func (e *Edge) Plane(https bool) serve.Plane {
 	return p
 }
 
-// Close releases idle origin connections. Caches stay: a successor Edge may
-// have taken them over.
+// Close releases idle origin connections and drops the cached objects of
+// distributions that no successor Edge took over.
 func (e *Edge) Close() {
+	if !e.closed.CompareAndSwap(false, true) {
+		return
+	}
 	for _, d := range e.dists {
+		if d.storeRefs.Add(-1) == 0 {
+			d.store.Drop()
+		}
 		for _, o := range d.origins {
 			o.transport.CloseIdleConnections()
 		}

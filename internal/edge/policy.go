@@ -18,13 +18,14 @@ const (
 	selectNone selectMode = iota
 	selectAll
 	selectList
-	// selectAllExceptHost is "all viewer headers except Host" (headers only).
-	selectAllExceptHost
+	// selectAllExcept is every item but the names (allExcept; for headers
+	// also AllViewerExceptHostHeader, which excludes Host).
+	selectAllExcept
 )
 
-// selection is one kind's selection: a mode and, for selectList, the names
-// (canonical header names; cookie names may hold * and ? wildcards for
-// legacy whitelists).
+// selection is one kind's selection: a mode and, for selectList and
+// selectAllExcept, the names (canonical header names; cookie names may
+// hold * and ? wildcards for legacy whitelists).
 type selection struct {
 	mode  selectMode
 	names []string
@@ -34,8 +35,8 @@ func (s selection) has(name string) bool {
 	switch s.mode {
 	case selectAll:
 		return true
-	case selectAllExceptHost:
-		return name != "Host"
+	case selectAllExcept:
+		return !slices.Contains(s.names, name)
 	case selectList:
 		return slices.Contains(s.names, name)
 	}
@@ -60,15 +61,22 @@ func (s selection) union(o selection) selection {
 	switch {
 	case s.mode == selectAll || o.mode == selectAll:
 		return selection{mode: selectAll}
-	case s.mode == selectAllExceptHost || o.mode == selectAllExceptHost:
-		if s.has("Host") || o.has("Host") {
-			return selection{mode: selectAll}
-		}
-		return selection{mode: selectAllExceptHost}
 	case s.mode == selectNone:
 		return o
 	case o.mode == selectNone:
 		return s
+	case s.mode == selectAllExcept || o.mode == selectAllExcept:
+		// Excluded are the names that neither side selects.
+		var names []string
+		for _, n := range append(slices.Clone(s.names), o.names...) {
+			if !s.has(n) && !o.has(n) && !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+		if len(names) == 0 {
+			return selection{mode: selectAll}
+		}
+		return selection{mode: selectAllExcept, names: names}
 	}
 	names := slices.Clone(s.names)
 	for _, n := range o.names {
@@ -77,6 +85,30 @@ func (s selection) union(o selection) selection {
 		}
 	}
 	return selection{mode: selectList, names: names}
+}
+
+// policySelection implements the policy item behaviors of cloudfront.md
+// §3.6 and §4.5 (none, whitelist, allExcept, all, allViewer,
+// allViewerAndWhitelistCloudFront): what a policy's config selects.
+// Header names are canonicalised.
+func policySelection(pi model.PolicyItems, headers bool) (selection, error) {
+	names := slices.Clone(pi.Items)
+	if headers {
+		for i, n := range names {
+			names[i] = http.CanonicalHeaderKey(n)
+		}
+	}
+	switch pi.Behavior {
+	case "", model.PolicyNone:
+		return selection{}, nil
+	case model.PolicyWhitelist:
+		return selection{mode: selectList, names: names}, nil
+	case model.PolicyAllExcept:
+		return selection{mode: selectAllExcept, names: names}, nil
+	case model.PolicyAll, model.PolicyAllViewer, model.PolicyAllViewerAndWhitelistCloudFront:
+		return selection{mode: selectAll}, nil
+	}
+	return selection{}, fmt.Errorf("unknown policy behavior %q", pi.Behavior)
 }
 
 func headerList(names ...string) selection {
@@ -102,6 +134,15 @@ const (
 	CachingDisabledID                        = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 	AmplifyID                                = "2e54312d-136d-493c-8eb9-b001f22f67d2"
 	ElementalMediaPackageID                  = "08627262-05a9-4f76-9ded-b50ca2e3a84f"
+	// UseOriginCacheControlHeadersID and
+	// UseOriginCacheControlHeadersQueryStringsID are the newer managed
+	// policies of AWS's "Use managed cache policies" (not in the
+	// reference's table; UNCONFIRMED beyond that page): TTLs 0/0/31536000,
+	// key headers Host, Origin, X-HTTP-Method-Override, X-HTTP-Method,
+	// X-Method-Override, all cookies, gzip and Brotli; the second adds all
+	// query strings.
+	UseOriginCacheControlHeadersID             = "83da9c7e-98b4-4e11-a168-04f0df8e2c65"
+	UseOriginCacheControlHeadersQueryStringsID = "4cc15a8a-d715-48a4-82b8-cc0b614638fe"
 )
 
 // managedCachePolicy returns the managed cache policy with id (cloudfront.md §4.2 table).
@@ -121,6 +162,14 @@ func managedCachePolicy(id string) (cachePolicy, bool) {
 		return cachePolicy{name: "Elemental-MediaPackage", minTTL: 0, defTTL: 86400, maxTTL: 31536000,
 			headers: headerList("Origin"),
 			query:   selection{mode: selectList, names: []string{"aws.manifestfilter", "start", "end", "m"}}, gzip: true}, true
+	case UseOriginCacheControlHeadersID, UseOriginCacheControlHeadersQueryStringsID:
+		cp := cachePolicy{name: "UseOriginCacheControlHeaders", minTTL: 0, defTTL: 0, maxTTL: 31536000,
+			headers: headerList("Host", "Origin", "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"),
+			cookies: selection{mode: selectAll}, gzip: true, br: true}
+		if id == UseOriginCacheControlHeadersQueryStringsID {
+			cp.name, cp.query = "UseOriginCacheControlHeaders-QueryStrings", selection{mode: selectAll}
+		}
+		return cp, true
 	}
 	return cachePolicy{}, false
 }
@@ -129,8 +178,11 @@ func managedCachePolicy(id string) (cachePolicy, bool) {
 type originRequestPolicy struct {
 	name                    string
 	headers, cookies, query selection
-	// cloudFrontHeaders adds the CloudFront-* viewer headers.
-	cloudFrontHeaders bool
+	// cloudFrontHeaders selects the CloudFront-* headers CloudFront
+	// generates for the origin (all of them for
+	// AllViewerAndCloudFrontHeaders-2022-06, the listed ones for
+	// allViewerAndWhitelistCloudFront).
+	cloudFrontHeaders selection
 }
 
 // Managed origin request policy IDs (cloudfront.md §3.6).
@@ -142,6 +194,9 @@ const (
 	CORSS3OriginID                     = "88a5eaf4-2fd4-4709-b370-b4c650ea3fcf"
 	ElementalMediaTailorPersonalizedID = "775133bc-15f2-49f9-abea-afb2e0bf67d2"
 	UserAgentRefererHeadersID          = "acba4595-bd28-49b8-b9fe-13317c0390fa"
+	// HostHeaderOnlyID forwards only the viewer's Host (AWS "Use managed
+	// origin request policies"; not in the reference's table).
+	HostHeaderOnlyID = "bf0718e1-ba1e-49d1-88b1-f726733018ae"
 )
 
 // managedOriginRequestPolicy returns the managed origin request policy with
@@ -152,9 +207,9 @@ func managedOriginRequestPolicy(id string) (originRequestPolicy, bool) {
 	case AllViewerID:
 		return originRequestPolicy{name: "AllViewer", headers: all, cookies: all, query: all}, true
 	case AllViewerAndCloudFrontHeadersID:
-		return originRequestPolicy{name: "AllViewerAndCloudFrontHeaders-2022-06", headers: all, cookies: all, query: all, cloudFrontHeaders: true}, true
+		return originRequestPolicy{name: "AllViewerAndCloudFrontHeaders-2022-06", headers: all, cookies: all, query: all, cloudFrontHeaders: all}, true
 	case AllViewerExceptHostHeaderID:
-		return originRequestPolicy{name: "AllViewerExceptHostHeader", headers: selection{mode: selectAllExceptHost}, cookies: all, query: all}, true
+		return originRequestPolicy{name: "AllViewerExceptHostHeader", headers: selection{mode: selectAllExcept, names: []string{"Host"}}, cookies: all, query: all}, true
 	case CORSCustomOriginID:
 		return originRequestPolicy{name: "CORS-CustomOrigin", headers: headerList("Origin")}, true
 	case CORSS3OriginID:
@@ -164,6 +219,8 @@ func managedOriginRequestPolicy(id string) (originRequestPolicy, bool) {
 			headers: headerList("Origin", "Access-Control-Request-Headers", "Access-Control-Request-Method", "User-Agent", "X-Forwarded-For"), query: all}, true
 	case UserAgentRefererHeadersID:
 		return originRequestPolicy{name: "UserAgentRefererHeaders", headers: headerList("User-Agent", "Referer")}, true
+	case HostHeaderOnlyID:
+		return originRequestPolicy{name: "HostHeaderOnly", headers: headerList("Host")}, true
 	}
 	return originRequestPolicy{}, false
 }
@@ -173,7 +230,10 @@ type behavior struct {
 	m       *model.CacheBehavior
 	index   int // position in the distribution (default behavior last)
 	pattern string
-	origin  *origin
+	// origin is the target origin (an origin group's primary).
+	origin *origin
+	// group is the target origin group (nil for a plain origin).
+	group *originGroup
 
 	allowed, cached map[string]bool
 	// ttls and cache key.
@@ -186,7 +246,11 @@ type behavior struct {
 	noCache bool
 	// forwarded selects what reaches the origin (cache key ∪ origin request policy).
 	fwdHeaders, fwdCookies, fwdQuery selection
-	cloudFrontHeaders                bool
+	// cloudFrontHeaders selects the CloudFront-* headers generated for the
+	// origin (origin request policy ∪ those in the cache key).
+	cloudFrontHeaders selection
+	// rhp is the response headers policy (nil = none).
+	rhp *responsePolicy
 	// forwardHost: the viewer's Host reaches the origin, which changes SNI
 	// and the certificate name check (§2.2, §2.3, §3.3).
 	forwardHost bool
@@ -195,32 +259,33 @@ type behavior struct {
 }
 
 // resolveBehavior resolves b's policies; unknown policy IDs are errors.
-func resolveBehavior(b *model.CacheBehavior, index int, origins map[string]*origin) (*behavior, error) {
+func resolveBehavior(b *model.CacheBehavior, index int, origins map[string]*origin, groups map[string]*originGroup) (*behavior, error) {
 	where := "default behavior"
 	if b.PathPattern != "" {
 		where = fmt.Sprintf("behavior %q", b.PathPattern)
 	}
 	o, ok := origins[b.TargetOriginID]
-	if !ok {
-		return nil, fmt.Errorf("%s: TargetOriginId %q names no origin", where, b.TargetOriginID)
+	g := groups[b.TargetOriginID]
+	if g != nil {
+		o, ok = g.primary, true
 	}
-	r := &behavior{m: b, index: index, pattern: b.PathPattern, origin: o,
+	if !ok {
+		return nil, fmt.Errorf("%s: TargetOriginId %q names no origin or origin group", where, b.TargetOriginID)
+	}
+	r := &behavior{m: b, index: index, pattern: b.PathPattern, origin: o, group: g,
 		allowed: methodSet(b.AllowedMethods, "GET", "HEAD"), cached: methodSet(b.CachedMethods, "GET", "HEAD")}
 	var orp originRequestPolicy
 	switch {
 	case b.CachePolicyID != "" && b.ForwardedValues != nil:
 		return nil, fmt.Errorf("%s: both CachePolicyId and ForwardedValues are set", where)
 	case b.CachePolicyID != "":
-		cp, ok := managedCachePolicy(b.CachePolicyID)
-		if !ok {
-			return nil, fmt.Errorf("%s: unknown cache policy %q (only managed cache policies are supported)", where, b.CachePolicyID)
+		cp, err := resolveCachePolicy(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 		r.cp = cp
-		if b.OriginRequestPolicyID != "" {
-			orp, ok = managedOriginRequestPolicy(b.OriginRequestPolicyID)
-			if !ok {
-				return nil, fmt.Errorf("%s: unknown origin request policy %q (only managed origin request policies are supported)", where, b.OriginRequestPolicyID)
-			}
+		if orp, err = resolveOriginRequestPolicy(b); err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 	case b.ForwardedValues != nil:
 		if b.OriginRequestPolicyID != "" {
@@ -248,6 +313,21 @@ func resolveBehavior(b *model.CacheBehavior, index int, origins map[string]*orig
 		r.fwdQuery = selection{mode: selectAll}
 	}
 	r.cloudFrontHeaders = orp.cloudFrontHeaders
+	if r.cp.headers.mode == selectList {
+		var cf []string
+		for _, n := range r.cp.headers.names {
+			if strings.HasPrefix(n, "Cloudfront-") {
+				cf = append(cf, n)
+			}
+		}
+		if len(cf) > 0 {
+			r.cloudFrontHeaders = r.cloudFrontHeaders.union(selection{mode: selectList, names: cf})
+		}
+	}
+	var err error
+	if r.rhp, err = resolveResponsePolicy(b); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
 	r.forwardHost = r.fwdHeaders.has("Host")
 	r.normalizeAE = r.cp.gzip || r.cp.br
 	return r, nil

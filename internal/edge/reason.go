@@ -73,6 +73,18 @@ const (
 	ReasonMethodNotAllowed
 	// ReasonGETWithBody: a GET request with a body (§3.4).
 	ReasonGETWithBody
+	// ReasonURITooLong: the URL exceeds 8,192 bytes (§5.9).
+	ReasonURITooLong
+	// ReasonRequestHeaderTooLarge: the request line and headers exceed
+	// 32,768 bytes (§5.9).
+	ReasonRequestHeaderTooLarge
+
+	// ReasonViewerHungUpRequest: the viewer stopped while sending its
+	// request body (§1.6 ClientHungUpRequest).
+	ReasonViewerHungUpRequest
+	// ReasonOriginContentRange: the origin's 206 has a Content-Length that
+	// disagrees with its Content-Range (§1.6 OriginContentRangeLengthError).
+	ReasonOriginContentRange
 
 	reasonCount
 )
@@ -133,6 +145,15 @@ var reasons = [reasonCount]reasonInfo{
 	ReasonMethodNotAllowed: {"MethodNotAllowed", 403, msgMethod, "InvalidRequestMethod"},
 	// UNCONFIRMED (§3.4): GET with a body is 403 "Bad request." InvalidRequest.
 	ReasonGETWithBody: {"GETWithBody", 403, msgBadRequest, "InvalidRequest"},
+	// UNCONFIRMED (§5.9): the page message and detailed type of the 414
+	// and 494 answers (they are not logged).
+	ReasonURITooLong:            {"URITooLong", 414, msgBadRequest, "InvalidRequest"},
+	ReasonRequestHeaderTooLarge: {"RequestHeaderTooLarge", 494, msgBadRequest, "InvalidRequestHeader"},
+	// UNCONFIRMED (§1.6): like ReasonViewerGone, logged 000 (no response
+	// can reach the viewer).
+	ReasonViewerHungUpRequest: {"ViewerHungUpRequest", 0, "", "ClientHungUpRequest"},
+	// UNCONFIRMED (§1.6): status and page of a Content-Range mismatch.
+	ReasonOriginContentRange: {"OriginContentRange", 502, msgComm, "OriginContentRangeLengthError"},
 }
 
 func (r Reason) info() reasonInfo {

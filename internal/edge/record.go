@@ -105,6 +105,9 @@ func (t *txn) finish() {
 			rec.SSLCipher = accesslog.CipherName(r.TLS.CipherSuite)
 		}
 	}
+	if t.status == http.StatusSwitchingProtocols {
+		rec.Protocol = webSocketProtocol(t.https)
+	}
 	var body int64
 	if t.reqBody != nil {
 		body = t.reqBody.n
@@ -130,6 +133,9 @@ func (t *txn) finish() {
 		rec.Status = 0
 		rec.ResultType, rec.ResponseResultType = resultError, resultError
 		rec.DetailedResultType = ReasonViewerGone.DetailedResultType()
+		if t.detailed == ReasonViewerHungUpRequest.DetailedResultType() {
+			rec.DetailedResultType = t.detailed
+		}
 		rec.TimeToFirstByte = rec.TimeTaken
 	}
 	t.e.cfg.Log(t.d.m, rec)

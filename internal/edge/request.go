@@ -154,7 +154,7 @@ func (t *txn) originRequestHeader(o *origin) http.Header {
 	out["X-Forwarded-For"] = []string{forwardedFor(in.Values("X-Forwarded-For"), t.clientIP())}
 	out["X-Amz-Cf-Id"] = []string{t.rid}
 	out["Connection"] = []string{"Keep-Alive"}
-	if b.cloudFrontHeaders {
+	if b.cloudFrontHeaders.mode != selectNone {
 		t.addCloudFrontHeaders(out)
 	}
 	for _, ch := range o.m.CustomHeaders {
@@ -183,26 +183,52 @@ func forwardedFor(viewer []string, ip string) string {
 	return strings.Join(viewer, ",") + "," + ip
 }
 
-// addCloudFrontHeaders adds the CloudFront-* headers of
-// AllViewerAndCloudFrontHeaders-2022-06 that kumo can know (§3.4, §3.6):
+// addCloudFrontHeaders adds the CloudFront-* headers the behavior selects
+// (all of AllViewerAndCloudFrontHeaders-2022-06, the listed ones of an
+// allViewerAndWhitelistCloudFront policy or of a cache policy's key) that
+// kumo can know (§3.4, §3.6).
+func (t *txn) addCloudFrontHeaders(out http.Header) {
+	sel := t.beh.cloudFrontHeaders
+	for _, name := range cloudFrontHeaderNames {
+		if !sel.has(name) {
+			continue
+		}
+		if v, ok := t.cloudFrontHeaderValue(name); ok {
+			out[name] = []string{v}
+		}
+	}
+}
+
+// cloudFrontHeaderNames are the CloudFront-generated headers kumo knows:
 // Forwarded-Proto, Viewer-Address, Viewer-Http-Version and Viewer-TLS. The
 // geo and device headers need data kumo does not have and are not sent.
-func (t *txn) addCloudFrontHeaders(out http.Header) {
-	proto := "http"
-	if t.https {
-		proto = "https"
-	}
-	out["Cloudfront-Forwarded-Proto"] = []string{proto}
-	ip, port := t.clientAddr()
-	out["Cloudfront-Viewer-Address"] = []string{net.JoinHostPort(ip, strconv.Itoa(port))}
-	out["Cloudfront-Viewer-Http-Version"] = []string{fmt.Sprintf("%d.%d", t.r.ProtoMajor, t.r.ProtoMinor)}
-	if cs := t.r.TLS; cs != nil {
-		hs := "fullHandshake"
-		if cs.DidResume {
-			hs = "sessionResumed"
+var cloudFrontHeaderNames = []string{"Cloudfront-Forwarded-Proto", "Cloudfront-Viewer-Address", "Cloudfront-Viewer-Http-Version", "Cloudfront-Viewer-Tls"}
+
+// cloudFrontHeaderValue is the value CloudFront generates for the
+// CloudFront-* header name (canonical form), for the origin request and the
+// cache key (§3.4); ok is false for headers kumo cannot generate.
+func (t *txn) cloudFrontHeaderValue(name string) (string, bool) {
+	switch name {
+	case "Cloudfront-Forwarded-Proto":
+		if t.https {
+			return "https", true
 		}
-		out["Cloudfront-Viewer-Tls"] = []string{accesslog.ProtocolName(cs.Version) + ":" + accesslog.CipherName(cs.CipherSuite) + ":" + hs}
+		return "http", true
+	case "Cloudfront-Viewer-Address":
+		ip, port := t.clientAddr()
+		return net.JoinHostPort(ip, strconv.Itoa(port)), true
+	case "Cloudfront-Viewer-Http-Version":
+		return fmt.Sprintf("%d.%d", t.r.ProtoMajor, t.r.ProtoMinor), true
+	case "Cloudfront-Viewer-Tls":
+		if cs := t.r.TLS; cs != nil {
+			hs := "fullHandshake"
+			if cs.DidResume {
+				hs = "sessionResumed"
+			}
+			return accesslog.ProtocolName(cs.Version) + ":" + accesslog.CipherName(cs.CipherSuite) + ":" + hs, true
+		}
 	}
+	return "", false
 }
 
 func (t *txn) clientAddr() (string, int) {

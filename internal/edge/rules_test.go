@@ -73,7 +73,7 @@ func TestReasonsTable(t *testing.T) {
 		if info.name == "" || info.detailed == "" {
 			t.Errorf("reason %d has no row", r)
 		}
-		if r != ReasonViewerGone && (info.message == "" || info.status < 400) {
+		if r != ReasonViewerGone && r != ReasonViewerHungUpRequest && (info.message == "" || info.status < 400) {
 			t.Errorf("%s: status %d message %q", r, info.status, info.message)
 		}
 	}
@@ -174,7 +174,7 @@ func TestErrorTTL(t *testing.T) {
 		{401, withMaxAge, 31536000, false, 0, false},
 		{404, none, 0, true, 0, false},
 	} {
-		got, ok := errorTTL(tc.status, tc.cc, tc.maxTTL, tc.noCache)
+		got, ok := errorTTL(tc.status, tc.cc, tc.maxTTL, tc.noCache, defaultErrorCachingMinTTL)
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("errorTTL(%d, %+v, %d, %v) = %d, %v; want %d, %v", tc.status, tc.cc, tc.maxTTL, tc.noCache, got, ok, tc.want, tc.ok)
 		}

@@ -29,6 +29,13 @@ type Stack struct {
 	Records       []*Record
 	Instances     []*Instance
 
+	// CachePolicies, OriginRequestPolicies and ResponseHeadersPolicies are
+	// the stack's own AWS::CloudFront::*Policy resources (managed policies
+	// are referenced by ID only), in template order.
+	CachePolicies           []*CachePolicy
+	OriginRequestPolicies   []*OriginRequestPolicy
+	ResponseHeadersPolicies []*ResponseHeadersPolicy
+
 	// Ignored lists the resources kumo does not serve (VPCs, security
 	// groups, ...), by logical ID, in template order.
 	Ignored []IgnoredResource
@@ -68,6 +75,20 @@ type Distribution struct {
 	Behaviors []*CacheBehavior
 
 	Logging Logging
+
+	// CustomErrorResponses are DistributionConfig.CustomErrorResponses
+	// (cloudfront.md §5.5), at most one per ErrorCode.
+	CustomErrorResponses []*CustomErrorResponse
+	// OriginGroups are DistributionConfig.OriginGroups (cloudfront.md §3.2);
+	// a behavior's TargetOriginID may name one.
+	OriginGroups []*OriginGroup
+
+	// LocalDefault (Metadata.Kumo.LocalDefault, a kumo extension) routes
+	// viewer requests whose Host is a loopback address (127.0.0.0/8, ::1)
+	// or localhost to this distribution, so that a local client that only
+	// knows kumo's address (such as a test suite) reaches it. At most one
+	// distribution of a stack sets it.
+	LocalDefault bool
 }
 
 // Logging is a distribution's standard-logging configuration.
@@ -148,6 +169,13 @@ type CacheBehavior struct {
 	OriginRequestPolicyID   string
 	ResponseHeadersPolicyID string
 
+	// CachePolicy, OriginRequestPolicy and ResponseHeadersPolicy are the
+	// stack-defined policies the IDs above name; nil when the ID is a
+	// managed policy (or unset).
+	CachePolicy           *CachePolicy
+	OriginRequestPolicy   *OriginRequestPolicy
+	ResponseHeadersPolicy *ResponseHeadersPolicy
+
 	// ForwardedValues is the legacy cache-key/forwarding configuration, with
 	// MinTTL, DefaultTTL and MaxTTL.
 	ForwardedValues *ForwardedValues
@@ -165,6 +193,124 @@ type ForwardedValues struct {
 	WhitelistedNames []string
 	// Headers lists forwarded header names; "*" means all.
 	Headers []string
+}
+
+// CustomErrorResponse is one DistributionConfig.CustomErrorResponses item.
+type CustomErrorResponse struct {
+	ErrorCode int
+	// ResponsePagePath is the page served instead ("" = CloudFront's or
+	// the origin's own error response), fetched through the behavior that
+	// matches it.
+	ResponsePagePath string
+	// ResponseCode is the status sent with the page (0 = ErrorCode).
+	ResponseCode int
+	// ErrorCachingMinTTL is how long, at least, an error response with
+	// ErrorCode is cached (default 10 s).
+	ErrorCachingMinTTL time.Duration
+}
+
+// OriginGroup is one DistributionConfig.OriginGroups item: requests go to
+// Primary and fail over to Secondary (cloudfront.md §3.2).
+type OriginGroup struct {
+	ID        string
+	Primary   string // origin IDs
+	Secondary string
+	// FailoverStatusCodes are FailoverCriteria.StatusCodes.
+	FailoverStatusCodes []int
+}
+
+// Policy item behaviors (CachePolicy/OriginRequestPolicy Headers, Cookies
+// and QueryStrings configs).
+const (
+	PolicyNone                            = "none"
+	PolicyWhitelist                       = "whitelist"
+	PolicyAll                             = "all"
+	PolicyAllExcept                       = "allExcept"
+	PolicyAllViewer                       = "allViewer"
+	PolicyAllViewerAndWhitelistCloudFront = "allViewerAndWhitelistCloudFront"
+)
+
+// PolicyItems is a policy's HeadersConfig, CookiesConfig or
+// QueryStringsConfig: a behavior (PolicyNone, ...) and its names.
+type PolicyItems struct {
+	Behavior string
+	Items    []string
+}
+
+// CachePolicy is an AWS::CloudFront::CachePolicy (cloudfront.md §4.2, §4.5).
+type CachePolicy struct {
+	LogicalID string
+	// ID is the policy ID (a UUID), stable for a logical ID.
+	ID      string
+	Name    string
+	Comment string
+	MinTTL  int64
+	// DefaultTTL and MaxTTL in seconds.
+	DefaultTTL int64
+	MaxTTL     int64
+	// Gzip and Brotli are EnableAcceptEncodingGzip/Brotli.
+	Gzip    bool
+	Brotli  bool
+	Headers PolicyItems
+	Cookies PolicyItems
+	Query   PolicyItems
+}
+
+// OriginRequestPolicy is an AWS::CloudFront::OriginRequestPolicy (cloudfront.md §3.6).
+type OriginRequestPolicy struct {
+	LogicalID string
+	ID        string
+	Name      string
+	Comment   string
+	Headers   PolicyItems
+	Cookies   PolicyItems
+	Query     PolicyItems
+}
+
+// ResponseHeadersPolicy is an AWS::CloudFront::ResponseHeadersPolicy.
+type ResponseHeadersPolicy struct {
+	LogicalID string
+	ID        string
+	Name      string
+	Comment   string
+	// CORS is the CorsConfig (nil = none).
+	CORS *CORSConfig
+	// SecurityHeaders are the SecurityHeadersConfig headers with their
+	// rendered values (Strict-Transport-Security: max-age=...; ...).
+	SecurityHeaders []ResponseHeader
+	// CustomHeaders are CustomHeadersConfig.Items.
+	CustomHeaders []ResponseHeader
+	// RemoveHeaders are RemoveHeadersConfig.Items, canonical names.
+	RemoveHeaders []string
+	// ServerTiming is ServerTimingHeadersConfig (nil = disabled).
+	ServerTiming *ServerTimingConfig
+}
+
+// ResponseHeader is a header a response headers policy sets; Override
+// replaces a header of the same name from the origin.
+type ResponseHeader struct {
+	Name     string
+	Value    string
+	Override bool
+}
+
+// CORSConfig is a response headers policy's CorsConfig.
+type CORSConfig struct {
+	AllowCredentials bool
+	AllowHeaders     []string
+	// AllowMethods are method names, or ALL.
+	AllowMethods  []string
+	AllowOrigins  []string
+	ExposeHeaders []string
+	// MaxAgeSec is AccessControlMaxAgeSec (-1 = not set).
+	MaxAgeSec      int64
+	OriginOverride bool
+}
+
+// ServerTimingConfig is an enabled ServerTimingHeadersConfig.
+type ServerTimingConfig struct {
+	// SamplingRate is the percentage (0-100) of responses that get the header.
+	SamplingRate float64
 }
 
 // LoadBalancer is an AWS::ElasticLoadBalancingV2::LoadBalancer of type application.
@@ -187,6 +333,12 @@ type LoadBalancer struct {
 	// AccessLogs is true when access_logs.s3.enabled is "true". kumo writes the
 	// access log either way; this is kept to report it.
 	AccessLogs bool
+	// Logs is Metadata.Kumo.Logs, a kumo extension: "all" (the default)
+	// writes the access, connection and health-check logs whatever the
+	// attributes say; "attributes" writes each one only when its
+	// access_logs.s3.enabled / connection_logs.s3.enabled /
+	// health_check_logs.s3.enabled attribute is "true", as AWS does.
+	Logs string
 }
 
 // Listener is an AWS::ElasticLoadBalancingV2::Listener.
@@ -215,6 +367,29 @@ type Rule struct {
 	Priority   int
 	Conditions []*Condition
 	Actions    []*Action
+	// Transforms are the rule's host-header-rewrite and url-rewrite
+	// transforms, applied after routing (alb.md §5.4).
+	Transforms []*Transform
+}
+
+// Transform types (alb.md §5.4).
+const (
+	TransformHostHeaderRewrite = "host-header-rewrite"
+	TransformURLRewrite        = "url-rewrite"
+)
+
+// Transform is one rule transform: Type is host-header-rewrite or
+// url-rewrite; Rewrites are its regex/replacement pairs.
+type Transform struct {
+	Type     string
+	Rewrites []Rewrite
+}
+
+// Rewrite is one transform rewrite: Regex (RE2) and Replace, which may use
+// $1, $2 ... capture references.
+type Rewrite struct {
+	Regex   string
+	Replace string
 }
 
 // Condition is one rule condition. Field is host-header, path-pattern,
@@ -226,6 +401,9 @@ type Condition struct {
 	HTTPHeaderName string
 	// QueryStrings is set for query-string conditions.
 	QueryStrings []KeyValue
+	// RegexValues are the regular expressions of a host-header,
+	// path-pattern or http-header condition (alb.md §5.2), OR-ed with Values.
+	RegexValues []string
 }
 
 // KeyValue is a query-string condition pair; an empty Key matches any key.
@@ -247,9 +425,18 @@ type Action struct {
 	Order int
 	// TargetGroups is set for forward actions; Weight is 1 for a plain
 	// TargetGroupArn.
-	TargetGroups  []WeightedTargetGroup
-	Redirect      *RedirectConfig
-	FixedResponse *FixedResponseConfig
+	TargetGroups []WeightedTargetGroup
+	// TargetGroupStickiness is ForwardConfig.TargetGroupStickinessConfig
+	// (the AWSALBTG cookie, alb.md §5.3); nil when not enabled.
+	TargetGroupStickiness *TargetGroupStickiness
+	Redirect              *RedirectConfig
+	FixedResponse         *FixedResponseConfig
+}
+
+// TargetGroupStickiness is an enabled TargetGroupStickinessConfig.
+type TargetGroupStickiness struct {
+	// Duration is DurationSeconds (1 s – 7 days).
+	Duration time.Duration
 }
 
 // WeightedTargetGroup is one target group of a forward action.
@@ -288,7 +475,9 @@ type TargetGroup struct {
 	ARN      string
 	// Protocol is HTTP or HTTPS (towards the targets).
 	Protocol string
-	Port     int
+	// ProtocolVersion is HTTP1 (also when empty), HTTP2 or GRPC (alb.md §4.2, §6.1).
+	ProtocolVersion string
+	Port            int
 	// TargetType is instance or ip.
 	TargetType  string
 	HealthCheck HealthCheck
@@ -311,6 +500,9 @@ type HealthCheck struct {
 	UnhealthyThreshold int
 	// Matcher is the HttpCode matcher: "200", "200,202" or "200-299".
 	Matcher string
+	// GrpcMatcher is the GrpcCode matcher of GRPC target groups ("12",
+	// "0-99", "0,12"); "" for other target groups.
+	GrpcMatcher string
 }
 
 // Target is one registered target.

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kumo-dev/kumo/internal/accesslog"
 	"github.com/kumo-dev/kumo/internal/runtime"
 	"github.com/kumo-dev/kumo/internal/stack"
 	"github.com/kumo-dev/kumo/internal/tooltest"
@@ -393,7 +394,15 @@ func TestShutdownFlushesLogs(t *testing.T) {
 		t.Fatalf("Shutdown: %v", err)
 	}
 	cfFiles := gzFiles(t, runtime.CloudFrontDir(stateDir))
-	albFiles := gzFiles(t, runtime.ALBDir(stateDir))
+	// The access-log files only: the connection and health-check logs
+	// share the AWSLogs tree under their own prefixes (alb.md §1.12, §1.13).
+	var albFiles []string
+	for _, f := range gzFiles(t, runtime.ALBDir(stateDir)) {
+		base := filepath.Base(f)
+		if !strings.HasPrefix(base, accesslog.ALBConnectionLogPrefix) && !strings.HasPrefix(base, accesslog.ALBHealthCheckLogPrefix) {
+			albFiles = append(albFiles, f)
+		}
+	}
 	if len(cfFiles) == 0 || len(albFiles) == 0 {
 		t.Fatalf("no gzipped logs after shutdown: %v %v", cfFiles, albFiles)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/kumo-dev/kumo/internal/alb"
 	"github.com/kumo-dev/kumo/internal/dns"
 	"github.com/kumo-dev/kumo/internal/edge"
+	"github.com/kumo-dev/kumo/internal/metrics"
 	"github.com/kumo-dev/kumo/internal/model"
 	"github.com/kumo-dev/kumo/internal/pki"
 	"github.com/kumo-dev/kumo/internal/serve"
@@ -38,6 +39,10 @@ const (
 	DefaultViewerHTTP  = "127.0.0.1:8080"
 )
 
+// retireGrace is how long a socket that a reload removed may take to finish
+// its requests in flight, when no target is draining longer.
+const retireGrace = 2 * time.Minute
+
 // EndpointsFile is the name of the file, in the state directory, that
 // describes a running kumo (see Endpoints).
 const EndpointsFile = "endpoints.json"
@@ -49,6 +54,10 @@ type Options struct {
 	// ViewerHTTPS and ViewerHTTP are the edge's listening addresses.
 	ViewerHTTPS string
 	ViewerHTTP  string
+	// ViewerHTTP3 is the UDP address of the viewer HTTP/3 (QUIC) listener
+	// for http3/http2and3 distributions: "" means the HTTPS listener's
+	// address (the same port number, over UDP); "off" disables HTTP/3.
+	ViewerHTTP3 string
 	// Ephemeral binds every address of the stack (Metadata.Kumo.Listen) on
 	// port 0 of its host instead, so that tests and demos never collide.
 	Ephemeral bool
@@ -67,13 +76,18 @@ type Runtime struct {
 	ca     *pki.CA
 	logs   *logSet
 	viewer struct{ https, http *serve.Server }
-	admin  *admin.Server
+	// h3 is the viewer HTTP/3 listener (nil when ViewerHTTP3 is "off").
+	h3    *edge.HTTP3Server
+	admin *admin.Server
+	// metrics is the registry served as GET /metrics on the admin endpoint.
+	metrics *metrics.Registry
 
 	mu        sync.Mutex // serialises Reload and Shutdown
 	stack     *model.Stack
 	edge      *edge.Edge
 	lbs       map[string]*alb.LoadBalancer // by LB ARN
 	listeners map[string]*serve.Server     // by listenerKey
+	connLns   map[string]*alb.ConnListener // the listeners' sockets, by listenerKey
 	webs      map[string]*serve.Server     // by instance ID and address
 	closed    bool
 	// retiring counts the goroutines that drain replaced pieces; Shutdown
@@ -106,7 +120,9 @@ func Start(ctx context.Context, stack *model.Stack, opt Options) (*Runtime, erro
 		logs:      newLogSet(filepath.Join(opt.StateDir, "logs"), opt.Logger),
 		lbs:       map[string]*alb.LoadBalancer{},
 		listeners: map[string]*serve.Server{},
+		connLns:   map[string]*alb.ConnListener{},
 		webs:      map[string]*serve.Server{},
+		metrics:   metrics.New(),
 	}
 	// The viewer sockets are bound first: the edge's own addresses are part of
 	// the name table (a distribution can be another one's origin).
@@ -123,6 +139,19 @@ func Start(ctx context.Context, stack *model.Stack, opt Options) (*Runtime, erro
 	rt.viewer.https = serve.Serve(httpsLn, unavailable, serve.Options{HTTP2: true, Logger: opt.Logger})
 	unavailable.TLS = nil
 	rt.viewer.http = serve.Serve(httpLn, unavailable, serve.Options{Logger: opt.Logger})
+	if opt.ViewerHTTP3 != "off" {
+		h3Addr := opt.ViewerHTTP3
+		if h3Addr == "" {
+			h3Addr = rt.viewer.https.Addr()
+		}
+		if rt.h3, err = edge.ListenHTTP3(h3Addr, opt.Logger); err != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			rt.viewer.https.Shutdown(sctx)
+			rt.viewer.http.Shutdown(sctx)
+			return nil, err
+		}
+	}
 
 	if opt.AdminAddr == "" {
 		opt.AdminAddr = "127.0.0.1:0"
@@ -132,6 +161,9 @@ func Start(ctx context.Context, stack *model.Stack, opt Options) (*Runtime, erro
 		defer cancel()
 		rt.viewer.https.Shutdown(sctx)
 		rt.viewer.http.Shutdown(sctx)
+		if rt.h3 != nil {
+			rt.h3.Shutdown(sctx)
+		}
 		if rt.admin != nil {
 			rt.admin.Shutdown(sctx)
 		}
@@ -193,6 +225,8 @@ type prepared struct {
 	newWebs   []*serve.Server          // the ones bound by this reload
 	lbs       map[string]*alb.LoadBalancer
 	listeners map[string]*serve.Server
+	connLns   map[string]*alb.ConnListener
+	attach    []func() // re-attach kept listener sockets to their new load balancer
 	newLns    []*serve.Server
 	planes    map[string]serve.Plane // planes to swap into kept servers
 	webPlanes map[string]serve.Plane
@@ -257,6 +291,7 @@ func (rt *Runtime) prepare(ctx context.Context, stack *model.Stack) (*prepared, 
 		webs:      map[string]*serve.Server{},
 		lbs:       map[string]*alb.LoadBalancer{},
 		listeners: map[string]*serve.Server{},
+		connLns:   map[string]*alb.ConnListener{},
 		planes:    map[string]serve.Plane{},
 		webPlanes: map[string]serve.Plane{},
 	}
@@ -308,10 +343,13 @@ func (rt *Runtime) prepare(ctx context.Context, stack *model.Stack) (*prepared, 
 	ep := dns.Endpoints{Hosts: map[string]map[int]string{}, Addrs: map[string]string{}}
 	for _, lb := range stack.LoadBalancers {
 		n, err := alb.New(alb.Config{
-			LB:     lb,
-			Certs:  rt.ca,
-			Log:    rt.logs.albSink(lb),
-			Logger: rt.log.With("lb", lb.Name),
+			LB:        lb,
+			Certs:     rt.ca,
+			Log:       rt.logs.albSink(lb),
+			ConnLog:   rt.logs.albConnSink(lb),
+			HealthLog: rt.logs.albHealthSink(lb),
+			Metrics:   rt.metrics,
+			Logger:    rt.log.With("lb", lb.Name),
 		}, rt.lbs[lb.ARN])
 		if err != nil {
 			return p, fmt.Errorf("load balancer %s: %w", lb.LogicalID, err)
@@ -324,11 +362,18 @@ func (rt *Runtime) prepare(ctx context.Context, stack *model.Stack) (*prepared, 
 			s, ok := rt.listeners[key]
 			if ok {
 				p.planes[key] = plane
+				cl := rt.connLns[key]
+				p.connLns[key] = cl
+				p.attach = append(p.attach, func() { cl.Attach(n, l) })
 			} else {
-				s, err = serve.Listen(rt.bindAddr(l.Listen), plane, serve.Options{HTTP2: true, Logger: rt.log})
+				ln, err := net.Listen("tcp", rt.bindAddr(l.Listen))
 				if err != nil {
-					return p, fmt.Errorf("listener %s (%s %d): %w", l.LogicalID, l.Protocol, l.Port, err)
+					return p, fmt.Errorf("listener %s (%s %d): listen on %s: %w", l.LogicalID, l.Protocol, l.Port, rt.bindAddr(l.Listen), err)
 				}
+				cl := alb.NewConnListener(ln)
+				cl.Attach(n, l)
+				s = serve.Serve(cl, plane, serve.Options{HTTP2: true, Logger: rt.log})
+				p.connLns[key] = cl
 				p.newLns = append(p.newLns, s)
 			}
 			p.listeners[key] = s
@@ -368,6 +413,7 @@ func (rt *Runtime) prepare(ctx context.Context, stack *model.Stack) (*prepared, 
 		Logger:       rt.log.With("component", "edge"),
 		EdgeLocation: rt.opt.EdgeLocation,
 		HTTPSPort:    port,
+		HTTP3Port:    rt.http3Port(),
 	}, rt.edge)
 	if err != nil {
 		return p, fmt.Errorf("edge: %w", err)
@@ -384,8 +430,14 @@ func (rt *Runtime) commit(p *prepared) {
 	for key, plane := range p.planes {
 		p.listeners[key].Swap(plane)
 	}
+	for _, attach := range p.attach {
+		attach()
+	}
 	rt.viewer.https.Swap(p.edge.Plane(true))
 	rt.viewer.http.Swap(p.edge.Plane(false))
+	if rt.h3 != nil {
+		rt.h3.Swap(p.edge)
+	}
 
 	var retired []*serve.Server
 	for key, s := range rt.webs {
@@ -404,6 +456,7 @@ func (rt *Runtime) commit(p *prepared) {
 	rt.stack = p.stack
 	rt.webs = p.webs
 	rt.listeners = p.listeners
+	rt.connLns = p.connLns
 	rt.lbs = p.lbs
 	rt.edge = p.edge
 	for _, lb := range rt.lbs {
@@ -412,10 +465,19 @@ func (rt *Runtime) commit(p *prepared) {
 
 	// Retire the old pieces without cutting requests in flight: sockets that
 	// are gone drain first; old data planes close once they are idle.
+	// Targets that the reload removed drain for their target group's
+	// deregistration delay: their servers keep answering requests in flight
+	// until then (alb.md §6.6).
+	deadline := time.Now().Add(retireGrace)
+	for _, lb := range rt.lbs {
+		if until := lb.DrainingUntil().Add(5 * time.Second); until.After(deadline) {
+			deadline = until
+		}
+	}
 	rt.retiring.Add(1)
 	go func() {
 		defer rt.retiring.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		defer cancel()
 		for _, s := range retired {
 			s.Shutdown(ctx)
@@ -466,6 +528,11 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	if rt.h3 != nil {
+		if err := rt.h3.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("drain HTTP/3 %s: %w", rt.h3.Addr(), err))
+		}
+	}
 	retired := make(chan struct{})
 	go func() { rt.retiring.Wait(); close(retired) }()
 	select {

@@ -187,6 +187,7 @@ func (b *builder) buildDistribution(r *resource, o, meta obj, st *model.Stack) {
 			meta.errf("DomainName", "%s is already the domain of %s", d.DomainName, x.LogicalID)
 		}
 	}
+	b.localDefault(meta, d, st)
 	dc, ok := o.child("DistributionConfig")
 	if !ok {
 		if !o.has("DistributionConfig") {
@@ -199,12 +200,6 @@ func (b *builder) buildDistribution(r *resource, o, meta obj, st *model.Stack) {
 		if dc.has(k) {
 			dc.errf(k, "the legacy %s property is not supported by kumo; use Origins (and Aliases)", k)
 		}
-	}
-	if dc.has("OriginGroups") {
-		dc.errf("OriginGroups", "origin groups (failover) are not supported by kumo")
-	}
-	if dc.has("CustomErrorResponses") {
-		dc.errf("CustomErrorResponses", "custom error responses are not supported by kumo yet")
 	}
 	if !dc.has("Enabled") {
 		dc.missing("Enabled", "true or false")
@@ -260,6 +255,8 @@ func (b *builder) buildDistribution(r *resource, o, meta obj, st *model.Stack) {
 			d.Origins = append(d.Origins, og)
 		}
 	}
+	b.originGroups(dc, d)
+	b.customErrorResponses(dc, d)
 	if dcb, ok := dc.child("DefaultCacheBehavior"); ok {
 		d.DefaultBehavior = b.behavior(dcb, d, true)
 	} else if !dc.has("DefaultCacheBehavior") {
@@ -456,6 +453,12 @@ func (b *builder) behavior(o obj, d *model.Distribution, isDefault bool) *model.
 				found = true
 			}
 		}
+		for _, g := range d.OriginGroups {
+			ids = append(ids, g.ID)
+			if g.ID == id {
+				found = true
+			}
+		}
 		if !found {
 			o.errf("TargetOriginId", "%q is not the Id of an origin of this distribution%s; origins are %s", id, suggest(id, ids), strings.Join(ids, ", "))
 		}
@@ -496,6 +499,7 @@ func (b *builder) behavior(o obj, d *model.Distribution, isDefault bool) *model.
 		}
 	}
 	b.cacheKeyConfig(o, cb)
+	b.behaviorPolicies(o, cb)
 	return cb
 }
 
@@ -540,6 +544,7 @@ func (b *builder) cacheKeyConfig(o obj, cb *model.CacheBehavior) {
 				ck.errf("WhitelistedNames", "only applies when Forward is whitelist")
 			}
 		}
+		forwardedValuesLimits(fvObj, fv)
 		cb.ForwardedValues = fv
 		legacyTTL(o, cb)
 	}

@@ -179,6 +179,7 @@ func (b *builder) buildLoadBalancer(r *resource, o, meta obj, st *model.Stack) {
 	o.strList("SecurityGroups")
 	lb.Attributes = b.attributes(o, "LoadBalancerAttributes", loadBalancerAttributes())
 	lb.AccessLogs = lb.Attributes["access_logs.s3.enabled"] == "true"
+	lb.Logs, _ = meta.enum("Logs", "all", false, "all", "attributes")
 	if meta.has("DNSName") {
 		if err := lbDNSName(lb.DNSName, lb.Name, b.region, lb.Scheme == "internal"); err != nil {
 			meta.errf("DNSName", "%v", err)
@@ -216,12 +217,12 @@ func targetGroupAttributes() map[string]lbAttribute {
 		"stickiness.app_cookie.duration_seconds":                                         {"86400", rangeAttr(1, 604800)},
 		"slow_start.duration_seconds":                                                    {"0", slowStart},
 		"load_balancing.algorithm.type":                                                  {"round_robin", enumAttr("round_robin", "least_outstanding_requests", "weighted_random")},
-		"load_balancing.algorithm.anomaly_mitigation":                                    {"off", enumAttr("on", "off")},
+		"load_balancing.algorithm.anomaly_mitigation":                                    {"off", anomalyMitigation},
 		"load_balancing.cross_zone.enabled":                                              {"use_load_balancer_configuration", enumAttr("true", "false", "use_load_balancer_configuration")},
 		"target_group_health.dns_failover.minimum_healthy_targets.count":                 {"", anyAttr},
 		"target_group_health.dns_failover.minimum_healthy_targets.percentage":            {"", anyAttr},
-		"target_group_health.unhealthy_state_routing.minimum_healthy_targets.count":      {"", anyAttr},
-		"target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage": {"", anyAttr},
+		"target_group_health.unhealthy_state_routing.minimum_healthy_targets.count":      {"1", minHealthyCount},
+		"target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage": {"off", minHealthyPercentage},
 		"lambda.multi_value_headers.enabled":                                             {"", boolAttr},
 	}
 }
@@ -308,13 +309,7 @@ func (b *builder) buildTargetGroup(r *resource, o, meta obj, st *model.Stack) {
 	tg.Protocol, _ = o.enum("Protocol", "", true, "HTTP", "HTTPS")
 	port, _ := o.reqInt("Port", 1, 65535)
 	tg.Port = int(port)
-	if v, ok := o.str("ProtocolVersion", "HTTP1"); ok && v != "HTTP1" {
-		if v == "HTTP2" || v == "GRPC" {
-			o.errf("ProtocolVersion", "%q target groups are not supported by kumo: use HTTP1", v)
-		} else {
-			o.errf("ProtocolVersion", "%q is not one of HTTP1, HTTP2, GRPC", v)
-		}
-	}
+	tg.ProtocolVersion, _ = o.enum("ProtocolVersion", "HTTP1", false, "HTTP1", "HTTP2", "GRPC")
 	o.enum("IpAddressType", "ipv4", false, "ipv4", "ipv6")
 	hc := model.HealthCheck{}
 	if en, ok := o.bool("HealthCheckEnabled", true); ok {
@@ -332,7 +327,11 @@ func (b *builder) buildTargetGroup(r *resource, o, meta obj, st *model.Stack) {
 			}
 		}
 	}
-	hc.Path, _ = o.str("HealthCheckPath", "/")
+	defPath := "/"
+	if tg.ProtocolVersion == "GRPC" {
+		defPath = "/AWS.ALB/healthcheck" // alb.md §6.2
+	}
+	hc.Path, _ = o.str("HealthCheckPath", defPath)
 	if !strings.HasPrefix(hc.Path, "/") || len(hc.Path) > 1024 {
 		o.errf("HealthCheckPath", "%q must start with / and be at most 1024 characters", hc.Path)
 	}
@@ -347,12 +346,23 @@ func (b *builder) buildTargetGroup(r *resource, o, meta obj, st *model.Stack) {
 	ut, _ := o.int("UnhealthyThresholdCount", 2, 2, 10)
 	hc.HealthyThreshold, hc.UnhealthyThreshold = int(ht), int(ut)
 	hc.Matcher = "200"
+	if tg.ProtocolVersion == "GRPC" {
+		hc.GrpcMatcher = "12" // alb.md §6.2
+	}
 	if m, ok := o.child("Matcher"); ok {
 		m.keys([]string{"HttpCode", "GrpcCode"})
-		if m.has("GrpcCode") {
-			m.errf("GrpcCode", "GrpcCode applies to GRPC target groups, which kumo does not support; use HttpCode")
+		if m.has("GrpcCode") && tg.ProtocolVersion != "GRPC" {
+			m.errf("GrpcCode", "GrpcCode applies to GRPC target groups only; use HttpCode")
+		} else if m.has("HttpCode") && tg.ProtocolVersion == "GRPC" {
+			m.errf("HttpCode", "a GRPC target group matches GrpcCode; use GrpcCode")
+		} else if s, ok := m.str("GrpcCode", "12"); ok && m.has("GrpcCode") {
+			if err := grpcCodeMatcher(s); err != nil {
+				m.errf("GrpcCode", "%v", err)
+			} else {
+				hc.GrpcMatcher = s
+			}
 		}
-		if s, ok := m.str("HttpCode", "200"); ok {
+		if s, ok := m.str("HttpCode", "200"); ok && tg.ProtocolVersion != "GRPC" {
 			if err := healthCheckMatcher(s); err != nil {
 				m.errf("HttpCode", "%v", err)
 			} else {
@@ -362,6 +372,7 @@ func (b *builder) buildTargetGroup(r *resource, o, meta obj, st *model.Stack) {
 	}
 	tg.HealthCheck = hc
 	tg.Attributes = b.attributes(o, "TargetGroupAttributes", targetGroupAttributes())
+	targetGroupAttributeRules(o, tg.Attributes)
 	b.targets(r, tg, o, meta, st)
 	for _, other := range st.TargetGroups {
 		if other.Name == tg.Name {

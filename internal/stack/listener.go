@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kumo-dev/kumo/internal/model"
 )
@@ -222,11 +223,11 @@ func (b *builder) actions(o obj, key, listenerProto string, st *model.Stack) []*
 		orders[a.Order] = true
 		switch typ {
 		case "authenticate-oidc", "authenticate-cognito", "jwt-validation":
-			it.errf("Type", "%q actions are not supported by kumo (it has no identity provider); use forward, redirect or fixed-response", typ)
+			it.errf("Type", "%s", authActionNotEmulated(typ))
 			continue
 		case "forward":
 			a.Type = model.ActionForward
-			a.TargetGroups = b.forward(it, st)
+			a.TargetGroups, a.TargetGroupStickiness = b.forward(it, st)
 		case "redirect":
 			a.Type = model.ActionRedirect
 			a.Redirect = b.redirect(it, listenerProto)
@@ -263,8 +264,7 @@ func actionConfigFits(typ, key string) bool {
 
 // forward implements alb.md §5.3 forward: TargetGroupArn, or
 // ForwardConfig.TargetGroups with weights 0-999 (at most 5 groups).
-func (b *builder) forward(it obj, st *model.Stack) []model.WeightedTargetGroup {
-	var out []model.WeightedTargetGroup
+func (b *builder) forward(it obj, st *model.Stack) (out []model.WeightedTargetGroup, sticky *model.TargetGroupStickiness) {
 	lookup := func(o obj, key, arn string) *model.TargetGroup {
 		tg := b.tgByARN(arn, st)
 		if tg == nil {
@@ -282,14 +282,21 @@ func (b *builder) forward(it obj, st *model.Stack) []model.WeightedTargetGroup {
 	fc, hasFC := it.child("ForwardConfig")
 	if !hasSingle && !hasFC {
 		it.missing("TargetGroupArn", "a forward action needs TargetGroupArn or ForwardConfig.TargetGroups")
-		return nil
+		return nil, nil
 	}
 	if hasFC {
 		fc.keys([]string{"TargetGroups", "TargetGroupStickinessConfig"})
 		if sc, ok := fc.child("TargetGroupStickinessConfig"); ok {
 			sc.keys([]string{"Enabled", "DurationSeconds"})
-			sc.bool("Enabled", false)
-			sc.int("DurationSeconds", 0, 1, 604800)
+			en, _ := sc.bool("Enabled", false)
+			d, okd := sc.int("DurationSeconds", 0, 1, 604800)
+			if en && okd {
+				if !sc.has("DurationSeconds") {
+					sc.missing("DurationSeconds", "the stickiness duration, 1-604800 seconds")
+				} else {
+					sticky = &model.TargetGroupStickiness{Duration: time.Duration(d) * time.Second}
+				}
+			}
 		}
 		items, _ := fc.list("TargetGroups")
 		if !fc.has("TargetGroups") {
@@ -312,14 +319,14 @@ func (b *builder) forward(it obj, st *model.Stack) []model.WeightedTargetGroup {
 		if hasSingle && single != "" && (len(out) != 1 || out[0].TargetGroup.ARN != single) {
 			it.errf("TargetGroupArn", "TargetGroupArn and ForwardConfig disagree; when both are given ForwardConfig must hold exactly that one target group")
 		}
-		return out
+		return out, sticky
 	}
 	if single != "" {
 		if tg := lookup(it, "TargetGroupArn", single); tg != nil {
 			out = append(out, model.WeightedTargetGroup{TargetGroup: tg, Weight: 1})
 		}
 	}
-	return out
+	return out, nil
 }
 
 // DefaultForwardWeight is the weight of a ForwardConfig target group without
@@ -417,9 +424,7 @@ func (b *builder) buildRule(r *resource, o, meta obj, st *model.Stack) {
 	}
 	pr, okp := o.reqInt("Priority", 1, 50000)
 	rule.Priority = int(pr)
-	if o.has("Transforms") {
-		o.errf("Transforms", "rule transforms are not supported by kumo")
-	}
+	rule.Transforms = b.transforms(o)
 	rule.Conditions = b.conditions(o)
 	proto := ""
 	if l != nil {
@@ -466,10 +471,8 @@ func (b *builder) conditions(o obj) []*model.Condition {
 			}
 			once[field] = true
 		}
-		if it.has("RegexValues") {
-			it.errf("RegexValues", "regex conditions are not supported by kumo; use Values with * and ? wildcards")
-		}
 		c := &model.Condition{Field: field}
+		c.RegexValues = b.regexValues(it, field)
 		cfgKey := map[string]string{"host-header": "HostHeaderConfig", "path-pattern": "PathPatternConfig", "http-header": "HttpHeaderConfig", "http-request-method": "HttpRequestMethodConfig", "query-string": "QueryStringConfig", "source-ip": "SourceIpConfig"}[field]
 		for _, k := range []string{"HostHeaderConfig", "PathPatternConfig", "HttpHeaderConfig", "HttpRequestMethodConfig", "QueryStringConfig", "SourceIpConfig"} {
 			if k != cfgKey && it.has(k) {
@@ -513,8 +516,8 @@ func (b *builder) conditions(o obj) []*model.Condition {
 			default:
 				cfg.keys([]string{"Values", "RegexValues"})
 			}
-			if cfg.has("RegexValues") {
-				cfg.errf("RegexValues", "regex conditions are not supported by kumo; use Values with * and ? wildcards")
+			if rv := b.regexValues(cfg, field); len(rv) > 0 {
+				c.RegexValues = append(c.RegexValues, rv...)
 			}
 			if field != "query-string" {
 				vs, _ := cfg.strList("Values")
@@ -526,7 +529,10 @@ func (b *builder) conditions(o obj) []*model.Condition {
 				}
 			}
 		}
-		n := len(c.Values) + len(c.QueryStrings)
+		n := len(c.Values) + len(c.QueryStrings) + len(c.RegexValues)
+		if n == 0 && (it.has("RegexValues") || (it.has(cfgKey) && it.n.get(cfgKey).get("RegexValues") != nil)) {
+			continue // the bad regexes are reported already
+		}
 		if n == 0 {
 			b.errs.add(it.n.line, it.path, "condition %s has no values; give %s.Values", field, cfgKey)
 			continue
@@ -548,6 +554,9 @@ func (b *builder) conditions(o obj) []*model.Condition {
 	}
 	if total > 5 {
 		o.errf("Conditions", "has %d condition values in total; a rule takes at most 5", total)
+	}
+	if w := ruleWildcards(out); w > maxWildcardsPerRule {
+		o.errf("Conditions", "has %d wildcards (* and ?) in total; a rule takes at most %d", w, maxWildcardsPerRule)
 	}
 	return out
 }
@@ -589,6 +598,7 @@ func (b *builder) finishLoadBalancers(st *model.Stack) {
 	for _, lb := range st.LoadBalancers {
 		for _, l := range lb.Listeners {
 			sort.SliceStable(l.Rules, func(i, j int) bool { return l.Rules[i].Priority < l.Rules[j].Priority })
+			b.listenerTargetGroupRules(l)
 			acts := append([]*model.Action(nil), l.DefaultActions...)
 			for _, r := range l.Rules {
 				acts = append(acts, r.Actions...)

@@ -32,12 +32,12 @@ var resourceSpecs = map[string]resourceSpec{
 	typeDistribution: {
 		props: []string{"DistributionConfig", "Tags"},
 		attrs: []string{"DomainName", "Id"},
-		kumo:  []string{"DomainName"},
+		kumo:  []string{"DomainName", "LocalDefault"},
 	},
 	typeLoadBalancer: {
 		props: []string{"EnableCapacityReservationProvisionStabilize", "EnablePrefixForIpv6SourceNat", "EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic", "IpAddressType", "Ipv4IpamPoolId", "LoadBalancerAttributes", "MinimumLoadBalancerCapacity", "Name", "Scheme", "SecurityGroups", "SubnetMappings", "Subnets", "Tags", "Type"},
 		attrs: []string{"CanonicalHostedZoneID", "DNSName", "LoadBalancerArn", "LoadBalancerFullName", "LoadBalancerName", "SecurityGroups"},
-		kumo:  []string{"DNSName"},
+		kumo:  []string{"DNSName", "Logs"},
 	},
 	typeListener: {
 		props: []string{"AlpnPolicy", "Certificates", "DefaultActions", "ListenerAttributes", "LoadBalancerArn", "MutualAuthentication", "Port", "Protocol", "SslPolicy"},
@@ -65,6 +65,18 @@ var resourceSpecs = map[string]resourceSpec{
 	},
 	typeRecordSetGroup: {
 		props: []string{"Comment", "HostedZoneId", "HostedZoneName", "RecordSets"},
+	},
+	typeCachePolicy: {
+		props: []string{"CachePolicyConfig"},
+		attrs: []string{"Id", "LastModifiedTime"},
+	},
+	typeOriginRequestPolicy: {
+		props: []string{"OriginRequestPolicyConfig"},
+		attrs: []string{"Id", "LastModifiedTime"},
+	},
+	typeResponseHeadersPolicy: {
+		props: []string{"ResponseHeadersPolicyConfig"},
+		attrs: []string{"Id", "LastModifiedTime"},
 	},
 	typeInstance: {
 		props: []string{"AdditionalInfo", "Affinity", "AvailabilityZone", "BlockDeviceMappings", "CpuOptions", "CreditSpecification", "DisableApiTermination", "EbsOptimized", "ElasticGpuSpecifications", "ElasticInferenceAccelerators", "EnclaveOptions", "HibernationOptions", "HostId", "HostResourceGroupArn", "IamInstanceProfile", "ImageId", "InstanceInitiatedShutdownBehavior", "InstanceType", "Ipv6AddressCount", "Ipv6Addresses", "KernelId", "KeyName", "LaunchTemplate", "LicenseSpecifications", "MetadataOptions", "Monitoring", "NetworkInterfaces", "PlacementGroupName", "PrivateDnsNameOptions", "PrivateIpAddress", "PropagateTagsToVolumeOnCreation", "RamdiskId", "SecurityGroupIds", "SecurityGroups", "SourceDestCheck", "SsmAssociations", "SubnetId", "Tags", "Tenancy", "UserData", "Volumes"},
@@ -218,6 +230,11 @@ func (b *builder) identity(r *resource) {
 		r.ref = strings.TrimSuffix(strings.ToLower(text(props, "Name")), ".")
 	case typeRecordSetGroup:
 		r.ref = physicalName(sn, r.id, 64)
+	case typeCachePolicy, typeOriginRequestPolicy, typeResponseHeadersPolicy:
+		id := stableUUID("cf-policy", sn, r.id)
+		r.ref = id
+		set("Id", id)
+		set("LastModifiedTime", policyLastModified)
 	case typeInstance:
 		id := "i-" + stableHex("instance", sn, r.id, 17)
 		ip := text(props, "PrivateIpAddress")

@@ -287,11 +287,11 @@ func TestStableNames(t *testing.T) {
   DA:
     Type: AWS::CloudFront::Distribution
     Properties:
-      DistributionConfig: {Enabled: true, Origins: [{Id: o, DomainName: o.example.com, CustomOriginConfig: {OriginProtocolPolicy: https-only}}], DefaultCacheBehavior: {TargetOriginId: o, ViewerProtocolPolicy: allow-all, CachePolicyId: x}}
+      DistributionConfig: {Enabled: true, Origins: [{Id: o, DomainName: o.example.com, CustomOriginConfig: {OriginProtocolPolicy: https-only}}], DefaultCacheBehavior: {TargetOriginId: o, ViewerProtocolPolicy: allow-all, CachePolicyId: 658327ea-f89d-4fab-a63d-7e88639e58f6}}
   DB:
     Type: AWS::CloudFront::Distribution
     Properties:
-      DistributionConfig: {Enabled: true, Origins: [{Id: o, DomainName: o.example.com, CustomOriginConfig: {OriginProtocolPolicy: https-only}}], DefaultCacheBehavior: {TargetOriginId: o, ViewerProtocolPolicy: allow-all, CachePolicyId: x}}
+      DistributionConfig: {Enabled: true, Origins: [{Id: o, DomainName: o.example.com, CustomOriginConfig: {OriginProtocolPolicy: https-only}}], DefaultCacheBehavior: {TargetOriginId: o, ViewerProtocolPolicy: allow-all, CachePolicyId: 658327ea-f89d-4fab-a63d-7e88639e58f6}}
 `
 	names := func(st *model.Stack) [][2]string {
 		return [][2]string{
@@ -477,7 +477,7 @@ func TestAliasesAndOutputs(t *testing.T) {
         Aliases: [www.example.com]
         ViewerCertificate: {AcmCertificateArn: !Ref Cert, SslSupportMethod: sni-only}
         Origins: [{Id: o, DomainName: o.example.com, CustomOriginConfig: {OriginProtocolPolicy: match-viewer}}]
-        DefaultCacheBehavior: {TargetOriginId: o, ViewerProtocolPolicy: allow-all, CachePolicyId: x}
+        DefaultCacheBehavior: {TargetOriginId: o, ViewerProtocolPolicy: allow-all, CachePolicyId: 658327ea-f89d-4fab-a63d-7e88639e58f6}
 Outputs:
   Broken: {Value: !Ref DoesNotExist}
 `
