@@ -303,7 +303,11 @@ start_origin_target() { PORT=$ORIGIN_PORT; }
 
 version_of() {
   case $1 in
-    kumo) echo "$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo dev)+worktree" ;;
+    kumo)
+      local rev
+      rev=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null) || { echo dev; return; }
+      if (cd "$ROOT" && git diff --quiet HEAD 2>/dev/null); then echo "$rev"; else echo "$rev+changes"; fi
+      ;;
     nginx) nginx -v 2>&1 | sed 's/.*nginx\///' ;;
     varnish) varnishd -V 2>&1 | sed -n 's/.*(varnish-\([^ ]*\) .*/\1/p' ;;
     trafficserver) traffic_server -V 2>/dev/null | awk '/^Traffic Server/{print $3; exit}' ;;

@@ -43,7 +43,7 @@ func (lb *LoadBalancer) compileListener(ml *model.Listener) (*listener, error) {
 		l.scheme = "http"
 	case "HTTPS":
 		l.scheme, l.https = "https", true
-		t, err := newListenerTLS(ml, lb.cfg.Certs)
+		t, err := newListenerTLS(ml, lb.cfg.Certs, lb.cfg.LB.Attributes["routing.http2.enabled"] != "false")
 		if err != nil {
 			return nil, err
 		}

@@ -30,7 +30,7 @@ type serverCert struct {
 	config *tls.Config
 }
 
-func newListenerTLS(ml *model.Listener, certs Certs) (*listenerTLS, error) {
+func newListenerTLS(ml *model.Listener, certs Certs, http2 bool) (*listenerTLS, error) {
 	if len(ml.Certificates) == 0 {
 		return nil, fmt.Errorf("HTTPS listener has no certificate")
 	}
@@ -51,9 +51,19 @@ func newListenerTLS(ml *model.Listener, certs Certs) (*listenerTLS, error) {
 		if err != nil {
 			return nil, fmt.Errorf("certificate %s: %w", mc.ARN, err)
 		}
+		sc.config.NextProtos = alpnProtocols(http2)
 		lt.certs = append(lt.certs, sc)
 	}
 	return lt, nil
+}
+
+// alpnProtocols implements the routing.http2.enabled attribute (alb.md §4.2,
+// §6.9): HTTP/2 is offered through ALPN only while it is on (the default).
+func alpnProtocols(http2 bool) []string {
+	if http2 {
+		return []string{"h2", "http/1.1"}
+	}
+	return []string{"http/1.1"}
 }
 
 func newServerCert(arn string, tc *tls.Certificate, p *securityPolicy) (*serverCert, error) {

@@ -133,6 +133,26 @@ func TestHTTP2RecordType(t *testing.T) {
 	})
 }
 
+// TestHTTP2AttributeOff: routing.http2.enabled=false keeps clients on
+// HTTP/1.1 (no h2 in ALPN), logged as type https.
+func TestHTTP2AttributeOff(t *testing.T) {
+	ca := testCA(t)
+	be := newBackend(t, "A", nil)
+	tg := mkTG("alb-tg", be.target("10.0.4.254:80"))
+	tg.HealthCheck.Enabled = false
+	l := httpsListener("ELBSecurityPolicy-TLS13-1-2-2021-06", forward(tg), &model.Certificate{ARN: testCertA, DomainName: "alb.example.com"})
+	lb := loadBalancer(l)
+	lb.Attributes = map[string]string{"routing.http2.enabled": "false"}
+	ru := start(t, Config{LB: lb, Certs: ca})
+	resp, body := get(t, tlsClient(ca.Pool(), "alb.example.com", true), "https://"+ru.addrs[l]+"/", map[string]string{"Host": "alb.example.com"})
+	if resp.ProtoMajor != 1 || body != "A" {
+		t.Fatalf("proto %s body %q, want HTTP/1.1", resp.Proto, body)
+	}
+	if rec := ru.sink.wait(t, 1)[0]; rec.Type != "https" {
+		t.Errorf("log type %q, want https", rec.Type)
+	}
+}
+
 func TestSelectCertificateOrdering(t *testing.T) {
 	now := time.Now()
 	mk := func(arn string, ecdsa bool, bits int, notAfter time.Time, names ...string) *serverCert {

@@ -386,3 +386,39 @@ func TestCachePolicyCloudFrontHeaderInKey(t *testing.T) {
 		t.Errorf("origin CloudFront-Forwarded-Proto %q, want https", got)
 	}
 }
+
+// TestSelectionUnion: what reaches the origin is the union of the cache
+// key and the origin request policy (cloudfront.md §3.6), for every pair
+// of modes.
+func TestSelectionUnion(t *testing.T) {
+	none := selection{}
+	all := selection{mode: selectAll}
+	list := func(n ...string) selection { return selection{mode: selectList, names: n} }
+	except := func(n ...string) selection { return selection{mode: selectAllExcept, names: n} }
+	for i, tc := range []struct {
+		a, b      selection
+		in, notIn []string
+	}{
+		{none, none, nil, []string{"a"}},
+		{list("a"), none, []string{"a"}, []string{"b"}},
+		{list("a"), list("b"), []string{"a", "b"}, []string{"c"}},
+		{except("a", "b"), list("a"), []string{"a", "c"}, []string{"b"}},
+		{except("a", "b"), except("b", "c"), []string{"a", "c", "d"}, []string{"b"}},
+		{except("a"), list("a"), []string{"a", "z"}, nil},
+		{except("a"), all, []string{"a"}, nil},
+		{none, except("a"), []string{"b"}, []string{"a"}},
+	} {
+		for _, u := range []selection{tc.a.union(tc.b), tc.b.union(tc.a)} {
+			for _, n := range tc.in {
+				if !u.has(n) {
+					t.Errorf("%d: %q not selected by %+v", i, n, u)
+				}
+			}
+			for _, n := range tc.notIn {
+				if u.has(n) {
+					t.Errorf("%d: %q selected by %+v", i, n, u)
+				}
+			}
+		}
+	}
+}

@@ -2,8 +2,8 @@ package edge
 
 import (
 	"bufio"
-	"crypto/tls"
 	"crypto/sha1"
+	"crypto/tls"
 	"encoding/base64"
 	"io"
 	"net"

@@ -110,6 +110,13 @@ func (b *builder) buildListener(r *resource, o, meta obj, st *model.Stack) {
 	if v := o.n.get("AlpnPolicy"); v != nil {
 		o.errf("AlpnPolicy", "AlpnPolicy applies to Network Load Balancer TLS listeners only")
 	}
+	if v := o.n.get("ListenerAttributes"); v != nil && len(v.items()) > 0 {
+		// Listener attributes change responses (response header
+		// modification, the Server header, mTLS header names); kumo does not
+		// emulate them yet, and ignoring them would serve something AWS would
+		// not.
+		o.errf("ListenerAttributes", "listener attributes are not emulated by kumo yet; remove them (load-balancer and target-group attributes are supported)")
+	}
 	if ma, ok := o.child("MutualAuthentication"); ok {
 		if mode, _ := ma.str("Mode", "off"); mode != "off" {
 			ma.errf("Mode", "mutual TLS (%q) is not supported by kumo; use off", mode)
