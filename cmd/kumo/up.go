@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -33,6 +34,7 @@ type upFlags struct {
 	http      string
 	http3     string
 	ephemeral bool
+	cacheSize string
 }
 
 func newUpCmd(g *globals) *cobra.Command {
@@ -53,6 +55,7 @@ on SIGINT or SIGTERM drains, flushes every log line and exits.`),
 	cmd.Flags().StringVar(&f.http, "http", runtime.DefaultViewerHTTP, "viewer HTTP listener (all distributions)")
 	cmd.Flags().StringVar(&f.http3, "http3", "", "viewer HTTP/3 (UDP) listener for http3/http2and3 distributions (default: the --https address; off to disable)")
 	cmd.Flags().BoolVar(&f.ephemeral, "ephemeral-ports", false, "bind the stack's Listen addresses on free ports instead")
+	cmd.Flags().StringVar(&f.cacheSize, "cache-size", "256MiB", "memory bound of the edge cache, all distributions together (e.g. 64MiB, 1GiB)")
 	return cmd
 }
 
@@ -78,6 +81,10 @@ func up(ctx context.Context, g *globals, f upFlags) error {
 			return err
 		}
 	}
+	cacheBytes, err := parseSize(f.cacheSize)
+	if err != nil {
+		return fmt.Errorf("--cache-size: %w", err)
+	}
 	st, err := loadStack(f.file, log)
 	if err != nil {
 		return err
@@ -88,6 +95,7 @@ func up(ctx context.Context, g *globals, f upFlags) error {
 		ViewerHTTP:  f.http,
 		ViewerHTTP3: f.http3,
 		Ephemeral:   f.ephemeral,
+		CacheBytes:  cacheBytes,
 		Logger:      log,
 	})
 	if err != nil {
@@ -188,14 +196,20 @@ func watch(ctx context.Context, path string, log *slog.Logger, fn func()) {
 }
 
 func printIgnored(out io.Writer, st *model.Stack) {
-	if len(st.Ignored) == 0 {
-		return
+	if len(st.Ignored) > 0 {
+		var names []string
+		for _, ig := range st.Ignored {
+			names = append(names, ig.LogicalID+" ("+ig.Type+")")
+		}
+		fmt.Fprintf(out, "Ignored (kumo does not serve these types): %s\n\n", strings.Join(names, ", "))
 	}
-	var names []string
-	for _, ig := range st.Ignored {
-		names = append(names, ig.LogicalID+" ("+ig.Type+")")
+	if len(st.Unemulated) > 0 {
+		fmt.Fprintln(out, "Accepted but not emulated:")
+		for _, u := range st.Unemulated {
+			fmt.Fprintf(out, "  %s:%d: %s: %s\n", filepath.Base(u.File), u.Line, u.Path, u.Effect)
+		}
+		fmt.Fprintln(out)
 	}
-	fmt.Fprintf(out, "Ignored (kumo does not serve these types): %s\n\n", strings.Join(names, ", "))
 }
 
 // printEndpoints prints the table of distributions, load balancers and
@@ -272,6 +286,27 @@ func printEndpoints(out io.Writer, ep runtime.Endpoints) {
 		}
 	}
 	fmt.Fprintf(out, "\nLogs: %s (CloudFront), %s (ALB)\n", ep.Logs["cloudfront"], ep.Logs["alb"])
+}
+
+// parseSize reads a byte size: a number with an optional unit B, KiB, MiB
+// or GiB (KB, MB, GB are taken as the same powers of two).
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"B", 1}}
+	num, mult := strings.TrimSpace(s), int64(1)
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, mult = strings.TrimSpace(n), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("%q is not a size: use a positive number with B, KiB, MiB or GiB (like 256MiB)", s)
+	}
+	return n * mult, nil
 }
 
 func splitHostPort(addr string) (host, port string) {

@@ -743,3 +743,32 @@ func TestRequestIDFormat(t *testing.T) {
 	}
 	_ = strconv.Itoa
 }
+
+// TestAuthorizationNeedsTheCacheKey: an origin request policy, even
+// AllViewer, never forwards Authorization on a GET; a cache policy that keys
+// on it does; a POST keeps it (cloudfront.md §3.4).
+func TestAuthorizationNeedsTheCacheKey(t *testing.T) {
+	for _, tc := range []struct {
+		name, cachePolicy, orp, method string
+		forwarded                      bool
+	}{
+		{"AllViewer GET", CachingOptimizedID, AllViewerID, "GET", false},
+		{"AllViewer POST", CachingDisabledID, AllViewerID, "POST", true},
+		{"cache key GET", "2e54312d-136d-493c-8eb9-b001f22f67d2", "", "GET", true}, // Amplify keys on Authorization
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			org := startOrigin(t, okHandler("x", ""), nil)
+			b := policyBehavior(tc.cachePolicy, tc.orp)
+			b.AllowedMethods = []string{"GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"}
+			ev := newEnv(t, nil, testStack(testOrigin("origin.example.com", model.OriginHTTPOnly), b))
+			ev.res.Set("origin.example.com", org.addr)
+			r := ev.do(ev.client(true, false), tc.method, "https://"+testDomain+"/auth", http.Header{"Authorization": {"Bearer secret"}})
+			if r.status != 200 {
+				t.Fatalf("status %d", r.status)
+			}
+			if got := org.lastRequest().Header.Get("Authorization") != ""; got != tc.forwarded {
+				t.Errorf("Authorization forwarded = %v, want %v", got, tc.forwarded)
+			}
+		})
+	}
+}

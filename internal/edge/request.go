@@ -80,21 +80,23 @@ func (t *txn) originRequest(ctx context.Context, o *origin, p string) (*http.Req
 }
 
 // authorizationKept implements the Authorization rule of cloudfront.md §3.4:
-// removed for GET and HEAD (and OPTIONS when OPTIONS is cached) unless
-// selected; legacy behaviors keep it for other methods.
+// removed for GET and HEAD (and OPTIONS when OPTIONS is cached) unless the
+// cache key includes it — a cache policy's headers or legacy forwarded
+// headers; an origin request policy can never forward it, not even "all
+// viewer headers", so that a cached response never answers another user's
+// credentials (AWS Knowledge Center "cloudfront-authorization-header"). Other
+// methods keep it.
 func (t *txn) authorizationKept() bool {
-	if t.beh.fwdHeaders.has("Authorization") {
+	if t.beh.cp.headers.has("Authorization") || (t.beh.legacy && t.beh.fwdHeaders.has("Authorization")) {
 		return true
 	}
 	switch t.r.Method {
 	case http.MethodGet, http.MethodHead:
 		return false
 	case http.MethodOptions:
-		if t.beh.cached[http.MethodOptions] {
-			return false
-		}
+		return !t.beh.cached[http.MethodOptions]
 	}
-	return t.beh.legacy
+	return true
 }
 
 // originRequestHeader implements cloudfront.md §3.4 and §3.5: which viewer

@@ -39,6 +39,18 @@ type Stack struct {
 	// Ignored lists the resources kumo does not serve (VPCs, security
 	// groups, ...), by logical ID, in template order.
 	Ignored []IgnoredResource
+	// Unemulated lists the properties the stack sets that kumo accepts but
+	// does not emulate, in template order.
+	Unemulated []UnemulatedProperty
+}
+
+// UnemulatedProperty is a property kumo accepts, so that the template loads,
+// but does not emulate; Effect says what happens instead.
+type UnemulatedProperty struct {
+	File   string
+	Line   int
+	Path   string
+	Effect string
 }
 
 // IgnoredResource is a template resource whose type kumo does not serve.

@@ -66,7 +66,10 @@ type Options struct {
 	// AdminAddr is the loopback address of the admin endpoint ("" for an
 	// ephemeral port on 127.0.0.1).
 	AdminAddr string
-	Logger    *slog.Logger
+	// CacheBytes bounds the edge cache of all distributions together (0 for
+	// edge.DefaultCacheBytes, 256 MiB).
+	CacheBytes int64
+	Logger     *slog.Logger
 }
 
 // Runtime is a running stack.
@@ -414,6 +417,7 @@ func (rt *Runtime) prepare(ctx context.Context, stack *model.Stack) (*prepared, 
 		EdgeLocation: rt.opt.EdgeLocation,
 		HTTPSPort:    port,
 		HTTP3Port:    rt.http3Port(),
+		CacheBytes:   rt.opt.CacheBytes,
 	}, rt.edge)
 	if err != nil {
 		return p, fmt.Errorf("edge: %w", err)

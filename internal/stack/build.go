@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -69,6 +70,8 @@ func (b *builder) buildModel(st *model.Stack) {
 	b.checkListenAddresses(st)
 	b.checkAliases(st)
 	b.checkRecords(st)
+	sort.SliceStable(b.unemulated, func(i, j int) bool { return b.unemulated[i].Line < b.unemulated[j].Line })
+	st.Unemulated = b.unemulated
 }
 
 func (b *builder) checkKumoKeys(r *resource, allowed []string) {

@@ -196,6 +196,7 @@ func (b *builder) buildDistribution(r *resource, o, meta obj, st *model.Stack) {
 		return
 	}
 	dc.keys(distributionConfigKeys)
+	dc.noteUnemulated(unemulatedDistribution)
 	for _, k := range []string{"CustomOrigin", "S3Origin", "CNAMEs"} {
 		if dc.has(k) {
 			dc.errf(k, "the legacy %s property is not supported by kumo; use Origins (and Aliases)", k)
@@ -320,6 +321,7 @@ func (b *builder) viewerCertificate(dc obj, d *model.Distribution) {
 // origin reads one DistributionConfig.Origins entry.
 func (b *builder) origin(o obj) *model.Origin {
 	o.keys(originKeys)
+	o.noteUnemulated(unemulatedOrigin)
 	og := &model.Origin{}
 	og.ID, _ = o.reqStr("Id", "a unique origin identifier")
 	if dn, ok := o.reqStr("DomainName", "the origin's domain name"); ok {
@@ -386,6 +388,7 @@ func (b *builder) origin(o obj) *model.Origin {
 
 // customOrigin implements cloudfront.md §2.1 and §3.1 for CustomOriginConfig.
 func (b *builder) customOrigin(o obj) model.CustomOriginConfig {
+	o.noteUnemulated(unemulatedCustomOrigin)
 	o.keys(customOriginKeys)
 	c := model.CustomOriginConfig{}
 	c.ProtocolPolicy, _ = o.enum("OriginProtocolPolicy", "", true, model.OriginHTTPOnly, model.OriginHTTPSOnly, model.OriginMatchViewer)
@@ -433,6 +436,7 @@ var behaviorPathRe = regexp.MustCompile(`^[A-Za-z0-9_\-.*$/~"'@:+&?]{1,255}$`)
 // behavior reads DefaultCacheBehavior or one CacheBehaviors entry.
 func (b *builder) behavior(o obj, d *model.Distribution, isDefault bool) *model.CacheBehavior {
 	o.keys(behaviorKeys)
+	o.noteUnemulated(unemulatedBehavior)
 	cb := &model.CacheBehavior{}
 	if isDefault {
 		if o.has("PathPattern") {

@@ -270,8 +270,26 @@ func (b *builder) buildOriginRequestPolicy(r *resource, o, _ obj, st *model.Stac
 	if n := namesLength(p.Headers, p.Cookies, p.Query); n > maxPolicyNamesLength {
 		c.errf("HeadersConfig", "header, cookie and query string names total %d characters; at most %d are allowed", n, maxPolicyNamesLength)
 	}
+	originRequestAuthorization(c, p)
 	r.obj = p
 	st.OriginRequestPolicies = append(st.OriginRequestPolicies, p)
+}
+
+// originRequestAuthorization implements the rule that an origin request
+// policy cannot forward Authorization: it must be in the cache key, so that
+// the cache never answers a request with another user's response (AWS
+// Knowledge Center "cloudfront-authorization-header"; CloudFront answers the
+// API call with 400).
+func originRequestAuthorization(c obj, p *model.OriginRequestPolicy) {
+	if p.Headers.Behavior != model.PolicyWhitelist {
+		return
+	}
+	for _, h := range p.Headers.Items {
+		if strings.EqualFold(h, "Authorization") {
+			c.errf("HeadersConfig", "an origin request policy cannot forward Authorization; put it in the cache key (a cache policy's HeadersConfig) instead")
+			return
+		}
+	}
 }
 
 // responseHeaderForbidden implements the list of headers a response headers

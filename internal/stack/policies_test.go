@@ -133,6 +133,8 @@ func TestPolicyErrors(t *testing.T) {
 			"stack.yaml:13: Resources.CP.Properties.CachePolicyConfig.ParametersInCacheKeyAndForwardedToOrigin.HeadersConfig: with MaxTTL 0 (caching disabled) the cache key takes no headers"},
 		{"whitelist CloudFront non-CloudFront header", "Headers: [CloudFront-Viewer-Address]", "Headers: [X-Other]",
 			`stack.yaml:21: Resources.ORP.Properties.OriginRequestPolicyConfig.HeadersConfig.Headers[0]: "X-Other" is not a CloudFront-* header; allViewerAndWhitelistCloudFront lists only CloudFront-generated headers`},
+		{"origin request policy forwards Authorization", "HeaderBehavior: allViewerAndWhitelistCloudFront, Headers: [CloudFront-Viewer-Address]", "HeaderBehavior: whitelist, Headers: [authorization]",
+			"stack.yaml:21: Resources.ORP.Properties.OriginRequestPolicyConfig.HeadersConfig: an origin request policy cannot forward Authorization; put it in the cache key (a cache policy's HeadersConfig) instead"},
 		{"forbidden custom header", "Header: x-served-by", "Header: Via",
 			`stack.yaml:41: Resources.RHP.Properties.ResponseHeadersPolicyConfig.CustomHeadersConfig.Items[0].Header: "Via" cannot be added or removed by a response headers policy (CloudFront sets it)`},
 		{"credentials with any origin", "AccessControlAllowCredentials: false\n          AccessControlAllowHeaders: {Items: [\"*\"]}\n          AccessControlAllowMethods: {Items: [GET, OPTIONS]}\n          AccessControlAllowOrigins: {Items: [https://app.example.com]}",

@@ -20,6 +20,9 @@ var conditionFunctions = map[string]bool{"Fn::If": true, "Fn::Equals": true, "Fn
 
 // builder holds the state of one Parse.
 type builder struct {
+	// unemulated collects the properties kumo accepts but does not emulate.
+	unemulated []model.UnemulatedProperty
+
 	file string
 	dir  string
 	opt  Options
