@@ -102,65 +102,28 @@ func appendALBBare(dst []byte, s string) []byte {
 // quotes): "-" is "", \" is ", \\ is \, \xHH is the byte HH; any other
 // backslash is kept as is. It is the exact inverse of appendALBQuoted for
 // every value except "-".
-func unescapeALBQuoted(s string) string {
-	if s == "-" {
-		return ""
-	}
-	i := strings.IndexByte(s, '\\')
-	if i < 0 {
-		return s
-	}
-	b := make([]byte, 0, len(s))
-	b = append(b, s[:i]...)
-	for ; i < len(s); i++ {
-		c := s[i]
-		if c == '\\' && i+1 < len(s) {
-			switch n := s[i+1]; {
-			case n == '"' || n == '\\':
-				b = append(b, n)
-				i++
-				continue
-			case n == 'x' && i+3 < len(s):
-				hi, ok1 := unhex(s[i+2])
-				lo, ok2 := unhex(s[i+3])
-				if ok1 && ok2 {
-					b = append(b, hi<<4|lo)
-					i += 3
-					continue
-				}
-			}
-		}
-		b = append(b, c)
-	}
-	return string(b)
-}
+func unescapeALBQuoted(s string) string { return unescapeWith(s, '\\', albQuotedEscape) }
 
 // unescapeALBBare decodes an unquoted ALB field: "-" is "", \xHH is the byte
 // HH; anything else is kept. Exact inverse of appendALBBare except for "-".
-func unescapeALBBare(s string) string {
-	if s == "-" {
-		return ""
-	}
-	i := strings.IndexByte(s, '\\')
-	if i < 0 {
-		return s
-	}
-	b := make([]byte, 0, len(s))
-	b = append(b, s[:i]...)
-	for ; i < len(s); i++ {
-		c := s[i]
-		if c == '\\' && i+3 < len(s) && s[i+1] == 'x' {
-			hi, ok1 := unhex(s[i+2])
-			lo, ok2 := unhex(s[i+3])
-			if ok1 && ok2 {
-				b = append(b, hi<<4|lo)
-				i += 3
-				continue
-			}
+func unescapeALBBare(s string) string { return unescapeWith(s, '\\', albHexEscape) }
+
+// albHexEscape decodes a \xHH escape at the start of esc.
+func albHexEscape(esc string) (byte, int) {
+	if len(esc) >= 4 && esc[1] == 'x' {
+		if v, ok := hexByte(esc[2:4]); ok {
+			return v, 4
 		}
-		b = append(b, c)
 	}
-	return string(b)
+	return 0, 0
+}
+
+// albQuotedEscape decodes \", \\ or \xHH at the start of esc.
+func albQuotedEscape(esc string) (byte, int) {
+	if len(esc) >= 2 && (esc[1] == '"' || esc[1] == '\\') {
+		return esc[1], 2
+	}
+	return albHexEscape(esc)
 }
 
 // appendALBTiming appends one of the three processing times: seconds with

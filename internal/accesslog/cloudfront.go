@@ -67,30 +67,49 @@ func EscapeCloudFront(dst []byte, s string) []byte {
 // followed by two hex digits (never written by CloudFront) is kept as is.
 // Older logs that were escaped twice (%2520, cloudfront.md §1.4) decode once,
 // to "%20", exactly as written.
-func UnescapeCloudFront(s string) string {
+func UnescapeCloudFront(s string) string { return unescapeWith(s, '%', cloudFrontEscape) }
+
+// cloudFrontEscape decodes a %XX escape at the start of esc.
+func cloudFrontEscape(esc string) (byte, int) {
+	if len(esc) >= 3 {
+		if v, ok := hexByte(esc[1:3]); ok {
+			return v, 3
+		}
+	}
+	return 0, 0
+}
+
+// unescapeWith is the one decoder behind both logs' field escaping: "-" is
+// the empty string, and at each lead byte dec returns the decoded byte and
+// the length of the escape (0: not an escape, the lead byte is kept).
+func unescapeWith(s string, lead byte, dec func(esc string) (byte, int)) string {
 	if s == "-" {
 		return ""
 	}
-	i := strings.IndexByte(s, '%')
+	i := strings.IndexByte(s, lead)
 	if i < 0 {
 		return s
 	}
 	b := make([]byte, 0, len(s))
 	b = append(b, s[:i]...)
 	for ; i < len(s); i++ {
-		c := s[i]
-		if c == '%' && i+2 < len(s) {
-			hi, ok1 := unhex(s[i+1])
-			lo, ok2 := unhex(s[i+2])
-			if ok1 && ok2 {
-				b = append(b, hi<<4|lo)
-				i += 2
+		if s[i] == lead {
+			if c, n := dec(s[i:]); n > 0 {
+				b = append(b, c)
+				i += n - 1
 				continue
 			}
 		}
-		b = append(b, c)
+		b = append(b, s[i])
 	}
 	return string(b)
+}
+
+// hexByte decodes two hex digits (either case).
+func hexByte(h string) (byte, bool) {
+	hi, ok1 := unhex(h[0])
+	lo, ok2 := unhex(h[1])
+	return hi<<4 | lo, ok1 && ok2
 }
 
 // unhex decodes one hex digit.
