@@ -115,8 +115,8 @@ func albPrefixedLogKey(prefix string, id ALBLogIdentity, end time.Time) string {
 	return filepath.Join(dir, prefix+name)
 }
 
-// albIntervalLog is the 5-minute file machinery shared by the connection
-// and health-check logs (the access log's, with a file-name prefix).
+// albIntervalLog is the 5-minute file machinery of the three ALB logs:
+// access (no prefix), connection and health-check (their file-name prefix).
 type albIntervalLog struct {
 	dir    string
 	prefix string

@@ -424,23 +424,15 @@ func albLogKey(id ALBLogIdentity, end time.Time) string {
 // the clock (LogOptions.Now), gzipped to ".log.gz" once the interval has
 // ended (checked on every Write and by the background ticker) or on Close.
 // No header line. Safe for concurrent use.
-type ALBLog struct {
-	dir string
-	id  ALBLogIdentity
-	set *fileSet
-}
+type ALBLog struct{ l *albIntervalLog }
 
 // OpenALBLog starts an access log for the load balancer node id in dir.
 func OpenALBLog(dir string, id ALBLogIdentity, opt LogOptions) (*ALBLog, error) {
-	if err := id.validate(); err != nil {
-		return nil, fmt.Errorf("alb log: %w", err)
+	l, err := openALBIntervalLog(kindALB, "", dir, id, opt)
+	if err != nil {
+		return nil, err
 	}
-	if err := os.MkdirAll(dir, dirMode); err != nil {
-		return nil, fmt.Errorf("alb log: %w", err)
-	}
-	l := &ALBLog{dir: dir, id: id}
-	l.set = newFileSet(kindALB, opt, expireALBLocked)
-	return l, nil
+	return &ALBLog{l: l}, nil
 }
 
 // expireALBLocked finishes every file of s whose 5-minute interval ended at
@@ -459,29 +451,9 @@ func (l *ALBLog) Write(rec *ALBRecord) error {
 	if rec == nil {
 		return errors.New("alb log: nil record")
 	}
-	s := l.set
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return errClosed(s.kind)
-	}
-	now := s.now().UTC()
-	expireALBLocked(s, now)
-	end := now.Truncate(ALBLogInterval).Add(ALBLogInterval)
-	key := end.Unix()
-	f := s.files[key]
-	if f == nil {
-		var err error
-		f, err = createLive(filepath.Join(l.dir, albLogKey(l.id, end)), "")
-		if err != nil {
-			return fmt.Errorf("alb log: %w", err)
-		}
-		s.files[key] = f
-	}
-	s.line = rec.AppendLine(s.line[:0])
-	return s.writeLocked(f)
+	return l.l.write(rec.AppendLine)
 }
 
 // Close flushes and gzips every live file and returns every failure met
 // since open.
-func (l *ALBLog) Close() error { return l.set.close() }
+func (l *ALBLog) Close() error { return l.l.set.close() }
