@@ -238,7 +238,7 @@ func (lb *LoadBalancer) Plane(ml *model.Listener) serve.Plane {
 			lb.writeGenerated(rc, r, http.StatusServiceUnavailable, "text/html", lb.pages.body(http.StatusServiceUnavailable))
 		})}
 	}
-	p := serve.Plane{Handler: l}
+	p := serve.Plane{Handler: l, Reject: l.reject}
 	if l.tls != nil {
 		p.TLS = l.configForClient
 	}

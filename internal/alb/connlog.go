@@ -126,25 +126,43 @@ func (l *listener) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, err
 	return cfg, nil
 }
 
-// SetReadDeadline passes through; net/http clears the read deadline right
-// after a successful handshake (and never after a failed one), which is
-// when a TLS connection counts as established (handshakeEstablished).
+// SetReadDeadline passes through, except while the idle timeout governs a
+// silent plain-HTTP connection (idle408.go).
 func (c *trackedConn) SetReadDeadline(t time.Time) error {
-	if t.IsZero() {
-		c.handshakeEstablished()
-	}
 	if c.idleGoverns() {
 		return nil
 	}
 	return c.Conn.SetReadDeadline(t)
 }
 
+// ConnAccepted implements serve.ConnObserver: the connection's trace id is
+// known from the accept on (alb.md §1.12: the connection log's and the
+// access log's conn_trace_id, also on lines of connections that never
+// carried a request).
+func (c *trackedConn) ConnAccepted(ci *serve.ConnInfo) {
+	c.mu.Lock()
+	c.traceID = ci.TraceID
+	c.mu.Unlock()
+}
+
+// TLSHandshakeDone implements serve.ConnObserver: serve reports the end of
+// the connection's TLS handshake. A successful one is when the connection
+// counts as established and gets its line (handshakeEstablished); a failed
+// one is logged when the connection closes (Close).
+func (c *trackedConn) TLSHandshakeDone(state *tls.ConnectionState, err error) {
+	if err != nil || state == nil {
+		return
+	}
+	c.mu.Lock()
+	c.state = state
+	c.mu.Unlock()
+	c.handshakeEstablished()
+}
+
 // handshakeEstablished writes the line of a TLS connection whose handshake
-// succeeded. It relies on net/http's server clearing the conn-level read
-// deadline after a successful handshake (serve sets ReadHeaderTimeout, so
-// the TLS handshake timeout is > 0); VerifyConnection alone is not enough:
-// under TLS 1.3 it runs before the client's Finished, so a client that
-// rejects the certificate still passes it.
+// succeeded, as serve reported it (TLSHandshakeDone). VerifyConnection
+// alone is not enough: under TLS 1.3 it runs before the client's Finished,
+// so a client that rejects the certificate still passes it.
 func (c *trackedConn) handshakeEstablished() {
 	c.mu.Lock()
 	if !c.tls || c.logged || c.state == nil {

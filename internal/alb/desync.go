@@ -32,7 +32,8 @@ func desyncMode(attrs map[string]string) (string, error) {
 
 // classifyDesync implements the classification of alb.md §1.8 for what
 // reaches kumo behind Go's net/http server. Go's parser already refuses
-// (with its own 400/501, before kumo sees the request) everything the
+// (before kumo's handler sees the request; the listener then answers with
+// its own 400/501 page through serve.Plane.Reject, reject.go) everything the
 // reference calls Severe — BadUri, BadMethod, BadVersion, BadHeader,
 // BadContentLength, MultipleContentLength, BadTransferEncoding,
 // MultipleTransferEncodingChunked — and AmbiguousUri and SpaceInUri (a

@@ -47,6 +47,15 @@ type lbErrorCase struct {
 	connection string
 	// contentType is the expected Content-Type ("" means text/html).
 	contentType string
+	// inFlight, when set, is called before setup; once reached is closed
+	// (the request reached the target), act runs with the running load
+	// balancer — e.g. a reload — and the response is read after it.
+	inFlight func(t *testing.T) (reached <-chan struct{}, act func(t *testing.T, ru *running, cfg Config))
+	// silent sends no request at all (the client only connects).
+	silent bool
+	// tracked serves the listener through a ConnListener, as the runtime
+	// does (needed by the rules that watch the connection itself).
+	tracked bool
 }
 
 // TestLBGeneratedErrors checks every LB-generated status (alb.md §2) byte
@@ -58,6 +67,7 @@ type lbErrorCase struct {
 func TestLBGeneratedErrors(t *testing.T) {
 	rows := append(targetSideErrorRows(), connectTimeoutErrorRows()...)
 	rows = append(rows, listenerSideErrorRows()...)
+	rows = append(rows, unparsedErrorRows()...)
 	seen := map[string]bool{}
 	for _, tc := range rows {
 		if seen[tc.name] {
@@ -73,12 +83,22 @@ func runErrorCase(t *testing.T, tc lbErrorCase) {
 	if tc.clientGone != nil {
 		gone = tc.clientGone(t)
 	}
+	var reached <-chan struct{}
+	var act func(*testing.T, *running, Config)
+	if tc.inFlight != nil {
+		reached, act = tc.inFlight(t)
+	}
 	l, adjust := tc.setup(t)
 	cfg := Config{LB: loadBalancer(l), Now: func() time.Time { return goldenErrorTime }}
 	if adjust != nil {
 		adjust(&cfg)
 	}
-	ru := start(t, cfg)
+	var ru *running
+	if tc.tracked {
+		ru = startTracked(t, cfg)
+	} else {
+		ru = start(t, cfg)
+	}
 	conn, err := net.Dial("tcp", ru.addrs[l])
 	if err != nil {
 		t.Fatal(err)
@@ -88,8 +108,19 @@ func runErrorCase(t *testing.T, tc lbErrorCase) {
 	if req == "" {
 		req = errorRequest
 	}
+	if tc.silent {
+		req = ""
+	}
 	if _, err := io.WriteString(conn, req); err != nil {
 		t.Fatal(err)
+	}
+	if reached != nil {
+		select {
+		case <-reached:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the request never reached the target")
+		}
+		act(t, ru, cfg)
 	}
 	if gone != nil {
 		select {

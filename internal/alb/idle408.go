@@ -34,8 +34,8 @@ func (c *trackedConn) idleGoverns() bool {
 // access-log line for the request that never came (request "- - -", the
 // shape of §1.5's unparsable requests). kumo's choice: a connection that
 // has carried requests and then idles is closed silently by net/http, and
-// HTTPS listeners close silent connections without a 408 (the page would
-// have to go through a TLS session net/http owns). UNCONFIRMED: the exact
+// HTTPS listeners close silent connections without a 408 (a silent client
+// there has not even finished its TLS handshake). UNCONFIRMED: the exact
 // log line AWS writes for a 408.
 func (c *trackedConn) requestTimeout() {
 	if c.gotBytes.Load() {
