@@ -109,7 +109,7 @@ CloudFront and ALB access logs in AWS's own formats.`),
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&g.stateDir, "state-dir", "", "state directory: CA, logs, endpoints.json (env "+stateDirEnv+")")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "kumo's own log level: debug, info, warn, error")
-	root.AddCommand(newUpCmd(g), newInitCmd(g), newDemoCmd(g), newStatusCmd(g), newTargetsCmd(g), newInvalidateCmd(g), newVersionCmd(g))
+	root.AddCommand(newUpCmd(g), newInitCmd(g), newDemoCmd(g), newStatusCmd(g), newTargetsCmd(g), newInvalidateCmd(g), newProbeCmd(g), newLogsCmd(g), newDoctorCmd(g), newVersionCmd(g))
 	return root
 }
 

@@ -89,6 +89,7 @@ func up(ctx context.Context, g *globals, f upFlags) error {
 	if err != nil {
 		return err
 	}
+	printDoctor(g.stdout, st, f.file)
 	rt, err := runtime.Start(ctx, st, runtime.Options{
 		StateDir:    stateDir,
 		ViewerHTTPS: f.https,
@@ -132,6 +133,7 @@ func up(ctx context.Context, g *globals, f upFlags) error {
 func reload(ctx context.Context, out io.Writer, rt *runtime.Runtime, path string, log *slog.Logger) {
 	st, err := stack.Load(path, stack.Options{Logger: log})
 	if err == nil {
+		printDoctor(out, st, path)
 		err = rt.Reload(ctx, st)
 	}
 	if err != nil {

@@ -109,6 +109,9 @@ type Edge struct {
 	// it takes the requests for loopback hosts (see localDefaultHost).
 	local *distribution
 
+	// originSuites are the cipher suites offered to origins (OriginCiphers).
+	originSuites []uint16
+
 	bufs sync.Pool // *[]byte copy buffers
 	hv   headerValues
 	// altSvc is the Alt-Svc value of HTTP/3 distributions (nil without an
@@ -185,6 +188,7 @@ func New(cfg Config, prev *Edge) (*Edge, error) {
 	e.hv = headerValues{hit: []string{xCacheHit}, miss: []string{xCacheMiss}, err: []string{xCacheError},
 		via: []string{e.viaViewer}, pop: []string{e.pop}, ages: newAgeValues()}
 	e.bufs.New = func() any { b := make([]byte, 32<<10); return &b }
+	e.originSuites = OriginCipherSuites()
 	if cfg.HTTP3Port != 0 {
 		e.altSvc = []string{altSvcValue(cfg.HTTP3Port)}
 	}

@@ -79,7 +79,7 @@ func newOrigin(e *Edge, m *model.Origin) (*origin, error) {
 		}
 	}
 	var err error
-	if o.minTLS, o.maxTLS, err = originTLSVersions(m.Custom.SSLProtocols); err != nil {
+	if o.minTLS, o.maxTLS, err = OriginTLSVersions(m.Custom.SSLProtocols); err != nil {
 		return nil, fmt.Errorf("origin %q: %w", m.ID, err)
 	}
 	keepalive := m.Custom.KeepaliveTimeout
@@ -100,7 +100,7 @@ func newOrigin(e *Edge, m *model.Origin) (*origin, error) {
 	return o, nil
 }
 
-// originTLSVersions implements cloudfront.md §2.1 for OriginSSLProtocols: the
+// OriginTLSVersions implements cloudfront.md §2.1 for OriginSSLProtocols: the
 // lowest and highest TLS version offered to the origin. The API calls the
 // list the "allowed" protocols, while the SDK, CloudFormation and console
 // docs call it "the minimum SSL/TLS protocol that CloudFront uses"; real
@@ -109,7 +109,7 @@ func newOrigin(e *Edge, m *model.Origin) (*origin, error) {
 // (which current docs say CloudFront uses with origins) the ceiling
 // (UNCONFIRMED). Go cannot speak SSLv3: it counts as TLSv1. An empty list
 // means TLSv1.2, the console default.
-func originTLSVersions(protocols []string) (lo, hi uint16, err error) {
+func OriginTLSVersions(protocols []string) (lo, hi uint16, err error) {
 	if len(protocols) == 0 {
 		return tls.VersionTLS12, tls.VersionTLS13, nil
 	}
@@ -224,9 +224,10 @@ func (o *origin) dialTLS(ctx context.Context, _, addr string) (net.Conn, error) 
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			return verifyOriginCertificate(cs.PeerCertificates, sni, o.e.cfg.OriginRoots, o.e.now())
 		},
-		MinVersion: o.minTLS,
-		MaxVersion: o.maxTLS,
-		NextProtos: []string{"http/1.1"},
+		MinVersion:   o.minTLS,
+		MaxVersion:   o.maxTLS,
+		CipherSuites: o.e.originSuites,
+		NextProtos:   []string{"http/1.1"},
 	}
 	tc := tls.Client(raw, cfg)
 	hctx, cancel := context.WithTimeout(ctx, o.readTimeout)
@@ -255,7 +256,7 @@ func (o *origin) dialTLS(ctx context.Context, _, addr string) (net.Conn, error) 
 // verifyOriginCertificate implements cloudfront.md §2.3: the chain the
 // origin sent (leaf first, no fetched intermediates) must lead to a root in
 // roots (nothing else is trusted), every certificate must be valid at now,
-// and the leaf's CN or a DNS SAN must match name (matchCertificateName).
+// and the leaf's CN or a DNS SAN must match name (MatchCertificateName).
 func verifyOriginCertificate(chain []*x509.Certificate, name string, roots *x509.CertPool, now time.Time) error {
 	if len(chain) == 0 {
 		return &FetchError{Reason: ReasonOriginTLSUntrusted, Err: errors.New("origin sent no certificate")}
@@ -284,7 +285,7 @@ func verifyOriginCertificate(chain []*x509.Certificate, name string, roots *x509
 		}
 		return &FetchError{Reason: ReasonOriginTLSUntrusted, Detail: detail, Err: err}
 	}
-	if !matchCertificateName(leaf, name) {
+	if !MatchCertificateName(leaf, name) {
 		return &FetchError{Reason: ReasonOriginTLSNameMismatch,
 			Detail: fmt.Sprintf("certificate %s does not match the expected name %q", certSummary(leaf), name),
 			Err:    x509.HostnameError{Certificate: leaf, Host: name}}
@@ -297,24 +298,28 @@ func certSummary(c *x509.Certificate) string {
 	return fmt.Sprintf("(CN=%q, SANs=%q)", c.Subject.CommonName, c.DNSNames)
 }
 
-// matchCertificateName implements the name rule of cloudfront.md §2.3 rule 4
+// MatchCertificateName implements the name rule of cloudfront.md §2.3 rule 4
 // with RFC 6125 wildcards: case-insensitive; the CN or any DNS SAN may match
 // (UNCONFIRMED whether CN counts next to SANs); * only as the whole
 // left-most label, matching exactly one label.
-func matchCertificateName(c *x509.Certificate, name string) bool {
+func MatchCertificateName(c *x509.Certificate, name string) bool {
 	name = strings.TrimSuffix(strings.ToLower(name), ".")
 	if name == "" {
 		return false
 	}
 	for _, n := range c.DNSNames {
-		if matchDNSName(n, name) {
+		if MatchDNSName(n, name) {
 			return true
 		}
 	}
-	return c.Subject.CommonName != "" && matchDNSName(c.Subject.CommonName, name)
+	return c.Subject.CommonName != "" && MatchDNSName(c.Subject.CommonName, name)
 }
 
-func matchDNSName(pattern, name string) bool {
+// MatchDNSName reports whether one certificate name (a DNS name or an RFC
+// 6125 wildcard such as *.example.com) covers name, under the rule of
+// MatchCertificateName. name must already be lower-case without a trailing
+// dot.
+func MatchDNSName(pattern, name string) bool {
 	pattern = strings.TrimSuffix(strings.ToLower(pattern), ".")
 	if rest, ok := strings.CutPrefix(pattern, "*."); ok {
 		_, nameRest, found := strings.Cut(name, ".")

@@ -242,7 +242,7 @@ func TestMatchCertificateName(t *testing.T) {
 		{cert("cn.example.com", "san.example.com"), "cn.example.com", true},
 		{cert("", "x.example.com"), "", false},
 	} {
-		if got := matchCertificateName(tc.c, tc.name); got != tc.want {
+		if got := MatchCertificateName(tc.c, tc.name); got != tc.want {
 			t.Errorf("match(CN=%q SAN=%v, %q) = %v, want %v", tc.c.Subject.CommonName, tc.c.DNSNames, tc.name, got, tc.want)
 		}
 	}
@@ -262,9 +262,9 @@ func TestOriginTLSVersions(t *testing.T) {
 		{[]string{"SSLv3"}, 0x0301, 0x0304, false},
 		{[]string{"TLSv1.3"}, 0, 0, true},
 	} {
-		lo, hi, err := originTLSVersions(tc.in)
+		lo, hi, err := OriginTLSVersions(tc.in)
 		if (err != nil) != tc.err || lo != tc.lo || hi != tc.hi {
-			t.Errorf("originTLSVersions(%v) = %x, %x, %v", tc.in, lo, hi, err)
+			t.Errorf("OriginTLSVersions(%v) = %x, %x, %v", tc.in, lo, hi, err)
 		}
 	}
 }

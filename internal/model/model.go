@@ -42,6 +42,20 @@ type Stack struct {
 	// Unemulated lists the properties the stack sets that kumo accepts but
 	// does not emulate, in template order.
 	Unemulated []UnemulatedProperty
+
+	// Lines maps a template field path (Resources.X.Properties.A.B[0].C,
+	// the form stack errors use) to its 1-based line, for every key and
+	// list item of the template. It lets reports about a resolved stack
+	// (kumo doctor) name the line they are about. Nil for a hand-built stack.
+	Lines map[string]int
+}
+
+// Line returns the template line of the field path, or 0 when unknown.
+func (s *Stack) Line(path string) int {
+	if s == nil {
+		return 0
+	}
+	return s.Lines[path]
 }
 
 // UnemulatedProperty is a property kumo accepts, so that the template loads,

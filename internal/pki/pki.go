@@ -76,6 +76,19 @@ type CA struct {
 	now func() time.Time
 }
 
+// Exists reports whether stateDir already holds a kumo CA, without creating
+// one (Open creates it on first use).
+func Exists(stateDir string) (bool, error) {
+	_, err := os.Stat(filepath.Join(stateDir, dirName, caCertName))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, os.ErrNotExist):
+		return false, nil
+	}
+	return false, fmt.Errorf("pki: %w", err)
+}
+
 // Open loads the CA from <stateDir>/pki, creating it (ECDSA P-256, valid for
 // ten years, CN "kumo local CA") on first use. The directory is created with
 // mode 0700 and the key file with mode 0600.

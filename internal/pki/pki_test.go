@@ -561,3 +561,19 @@ func TestIssueRepairsCorruptCache(t *testing.T) {
 		t.Fatalf("repaired certificate not reused: %v", err)
 	}
 }
+
+func TestExistsDoesNotCreate(t *testing.T) {
+	dir := t.TempDir()
+	if ok, err := Exists(dir); ok || err != nil {
+		t.Fatalf("Exists on an empty dir = %v, %v", ok, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pki")); !os.IsNotExist(err) {
+		t.Fatalf("Exists created the pki directory: %v", err)
+	}
+	if _, err := Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := Exists(dir); !ok || err != nil {
+		t.Fatalf("Exists after Open = %v, %v", ok, err)
+	}
+}

@@ -21,7 +21,7 @@ var behaviorKeys = []string{"AllowedMethods", "CachedMethods", "CachePolicyId", 
 // defaultOriginSSLProtocols is CloudFormation's OriginSSLProtocols when the
 // property is absent. UNCONFIRMED: the CloudFormation resource schema default
 // is taken to be [TLSv1, SSLv3] (the API itself requires the list). The edge
-// reads the list as a minimum (see edge.originTLSVersions).
+// reads the list as a minimum (see edge.OriginTLSVersions).
 func defaultOriginSSLProtocols() []string { return []string{"TLSv1", "SSLv3"} }
 
 // DefaultHTTPVersion is CloudFormation's HttpVersion default (http1.1; the

@@ -144,6 +144,7 @@ func Parse(name string, src []byte, opt Options) (st *model.Stack, err error) {
 	if e := b.errs.result(); e != nil {
 		return nil, e
 	}
+	st.Lines = fieldLines(b.root)
 	if name == DefaultTemplateName {
 		st.Source = ""
 	} else {
