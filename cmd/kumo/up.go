@@ -35,6 +35,8 @@ type upFlags struct {
 	http3     string
 	ephemeral bool
 	cacheSize string
+	pprof     bool
+	noLogs    bool
 }
 
 func newUpCmd(g *globals) *cobra.Command {
@@ -56,6 +58,8 @@ on SIGINT or SIGTERM drains, flushes every log line and exits.`),
 	cmd.Flags().StringVar(&f.http3, "http3", "", "viewer HTTP/3 (UDP) listener for http3/http2and3 distributions (default: the --https address; off to disable)")
 	cmd.Flags().BoolVar(&f.ephemeral, "ephemeral-ports", false, "bind the stack's Listen addresses on free ports instead")
 	cmd.Flags().StringVar(&f.cacheSize, "cache-size", "256MiB", "memory bound of the edge cache, all distributions together (e.g. 64MiB, 1GiB)")
+	cmd.Flags().BoolVar(&f.pprof, "pprof", false, "serve net/http/pprof under /debug/pprof/ on the admin endpoint (loopback, admin token)")
+	cmd.Flags().BoolVar(&f.noLogs, "no-access-logs", false, "write no CloudFront or ALB access and connection logs (for measuring what logging costs)")
 	return cmd
 }
 
@@ -91,13 +95,15 @@ func up(ctx context.Context, g *globals, f upFlags) error {
 	}
 	printDoctor(g.stdout, st, f.file)
 	rt, err := runtime.Start(ctx, st, runtime.Options{
-		StateDir:    stateDir,
-		ViewerHTTPS: f.https,
-		ViewerHTTP:  f.http,
-		ViewerHTTP3: f.http3,
-		Ephemeral:   f.ephemeral,
-		CacheBytes:  cacheBytes,
-		Logger:      log,
+		StateDir:     stateDir,
+		ViewerHTTPS:  f.https,
+		ViewerHTTP:   f.http,
+		ViewerHTTP3:  f.http3,
+		Ephemeral:    f.ephemeral,
+		CacheBytes:   cacheBytes,
+		Pprof:        f.pprof,
+		NoAccessLogs: f.noLogs,
+		Logger:       log,
 	})
 	if err != nil {
 		return err
@@ -229,7 +235,11 @@ func printEndpoints(out io.Writer, ep runtime.Endpoints) {
 		if aliases == "" {
 			aliases = "-"
 		}
-		fmt.Fprintf(tw, "%s (%s)\t%s\t%s\thttps://%s  http://%s\n", d.LogicalID, d.ID, d.DomainName, aliases, ep.Viewer.HTTPS, ep.Viewer.HTTP)
+		local := "https://" + ep.Viewer.HTTPS + "  http://" + ep.Viewer.HTTP
+		if ep.Viewer.HTTP3 != "" && (d.HTTPVersion == "http3" || d.HTTPVersion == "http2and3") {
+			local += "  h3 udp/" + ep.Viewer.HTTP3
+		}
+		fmt.Fprintf(tw, "%s (%s)\t%s\t%s\t%s\n", d.LogicalID, d.ID, d.DomainName, aliases, local)
 	}
 	tw.Flush()
 	if len(ep.LoadBalancers) > 0 {

@@ -26,6 +26,8 @@ type Endpoints struct {
 	Viewer struct {
 		HTTPS string `json:"https"`
 		HTTP  string `json:"http"`
+		// HTTP3 is the UDP address of the HTTP/3 listener ("" when off).
+		HTTP3 string `json:"http3,omitempty"`
 	} `json:"viewer"`
 	Distributions []DistributionEndpoint `json:"distributions"`
 	LoadBalancers []LoadBalancerEndpoint `json:"loadBalancers"`
@@ -41,6 +43,8 @@ type DistributionEndpoint struct {
 	ID         string   `json:"id"`
 	DomainName string   `json:"domainName"`
 	Aliases    []string `json:"aliases,omitempty"`
+	// HTTPVersion is the distribution's HttpVersion (http1.1, http2, http3, http2and3).
+	HTTPVersion string `json:"httpVersion"`
 	// URL is the HTTPS URL to use together with Resolve.
 	URL string `json:"url"`
 	// Resolve is the curl --resolve value for URL.
@@ -103,6 +107,9 @@ func (rt *Runtime) Endpoints() Endpoints {
 	ep.Admin = rt.admin.Addr()
 	ep.Viewer.HTTPS = rt.viewer.https.Addr()
 	ep.Viewer.HTTP = rt.viewer.http.Addr()
+	if rt.h3 != nil {
+		ep.Viewer.HTTP3 = rt.h3.Addr()
+	}
 	if rt.stack == nil { // still starting
 		return ep
 	}
@@ -110,12 +117,13 @@ func (rt *Runtime) Endpoints() Endpoints {
 	host, port, _ := net.SplitHostPort(ep.Viewer.HTTPS)
 	for _, d := range rt.stack.Distributions {
 		ep.Distributions = append(ep.Distributions, DistributionEndpoint{
-			LogicalID:  d.LogicalID,
-			ID:         d.ID,
-			DomainName: d.DomainName,
-			Aliases:    d.Aliases,
-			URL:        "https://" + net.JoinHostPort(d.DomainName, port) + "/",
-			Resolve:    d.DomainName + ":" + port + ":" + host,
+			LogicalID:   d.LogicalID,
+			ID:          d.ID,
+			DomainName:  d.DomainName,
+			Aliases:     d.Aliases,
+			HTTPVersion: d.HTTPVersion,
+			URL:         "https://" + net.JoinHostPort(d.DomainName, port) + "/",
+			Resolve:     d.DomainName + ":" + port + ":" + host,
 		})
 	}
 	for _, lb := range rt.stack.LoadBalancers {
