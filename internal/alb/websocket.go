@@ -1,6 +1,7 @@
 package alb
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -79,6 +80,9 @@ func (ex *exchange) relayUpgrade(r *http.Request, resp *http.Response, idle *tim
 	closeBoth := func() { once.Do(func() { conn.Close(); backend.Close() }) }
 	timer := time.AfterFunc(lb.idleTimeout, closeBoth)
 	defer timer.Stop()
+	// The request context ends when kumo shuts the listener down.
+	stop := context.AfterFunc(r.Context(), closeBoth)
+	defer stop()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { // client → target, starting with what the server had buffered

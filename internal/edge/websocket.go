@@ -2,6 +2,7 @@ package edge
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -113,6 +114,9 @@ func (t *txn) pipeWebSocket(conn net.Conn, viewer *bufio.Reader, upstream io.Rea
 	closeBoth := func() { once.Do(func() { conn.Close(); upstream.Close() }) }
 	idle := time.AfterFunc(webSocketIdleTimeout, closeBoth)
 	defer idle.Stop()
+	// The request context ends when kumo shuts the listener down.
+	stop := context.AfterFunc(t.r.Context(), closeBoth)
+	defer stop()
 	t.reqBody = &countingReader{rc: io.NopCloser(viewer)}
 	var down atomic.Int64
 	done := make(chan struct{})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -396,13 +397,7 @@ func TestShutdownFlushesLogs(t *testing.T) {
 	cfFiles := gzFiles(t, runtime.CloudFrontDir(stateDir))
 	// The access-log files only: the connection and health-check logs
 	// share the AWSLogs tree under their own prefixes (alb.md §1.12, §1.13).
-	var albFiles []string
-	for _, f := range gzFiles(t, runtime.ALBDir(stateDir)) {
-		base := filepath.Base(f)
-		if !strings.HasPrefix(base, accesslog.ALBConnectionLogPrefix) && !strings.HasPrefix(base, accesslog.ALBHealthCheckLogPrefix) {
-			albFiles = append(albFiles, f)
-		}
-	}
+	albFiles := accessLogFiles(gzFiles(t, runtime.ALBDir(stateDir)))
 	if len(cfFiles) == 0 || len(albFiles) == 0 {
 		t.Fatalf("no gzipped logs after shutdown: %v %v", cfFiles, albFiles)
 	}
@@ -436,6 +431,20 @@ func TestShutdownFlushesLogs(t *testing.T) {
 			t.Errorf("goaccess %s did not parse every line:\n%s\ninvalid:\n%s", c.format, firstLines(b, 12), invalid)
 		}
 	}
+}
+
+// accessLogFiles keeps the ALB access-log files: the connection and
+// health-check logs share the AWSLogs tree under their own prefixes
+// (alb.md §1.12, §1.13).
+func accessLogFiles(files []string) []string {
+	var out []string
+	for _, f := range files {
+		base := filepath.Base(f)
+		if !strings.HasPrefix(base, accesslog.ALBConnectionLogPrefix) && !strings.HasPrefix(base, accesslog.ALBHealthCheckLogPrefix) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func gzFiles(t *testing.T, dir string) []string {
@@ -522,5 +531,74 @@ func TestCurl(t *testing.T) {
 	}
 	if strings.Join(xcache, ",") != "Miss from cloudfront,Hit from cloudfront" {
 		t.Fatalf("X-Cache over two curls: %v", xcache)
+	}
+}
+
+// wsUpstream accepts a WebSocket upgrade and then echoes until closed.
+func wsUpstream(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") == "" {
+			io.WriteString(w, "ok")
+			return
+		}
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+		io.Copy(c, brw)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+// TestShutdownLogsOpenWebSocket: a WebSocket still open at shutdown is
+// closed by kumo and still gets its ALB access-log line (type wss).
+func TestShutdownLogsOpenWebSocket(t *testing.T) {
+	stateDir := t.TempDir()
+	st := parse(t, albStack{upstream: wsUpstream(t)}.render())
+	rt, err := runtime.Start(context.Background(), st, runtime.Options{
+		StateDir: stateDir, ViewerHTTPS: "127.0.0.1:0", ViewerHTTP: "127.0.0.1:0", Ephemeral: true, Logger: testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, rt: rt, stateDir: stateDir, stack: st}
+	t.Cleanup(e.shutdown)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := rt.WaitHealthChecked(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var addr string
+	for _, l := range rt.Endpoints().LoadBalancers[0].Listeners {
+		if l.Protocol == "HTTPS" {
+			addr = l.Local
+		}
+	}
+	c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: rt.CA().Pool(), ServerName: "alb.example.com", NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: alb.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+	head := make([]byte, 12)
+	if _, err := io.ReadFull(c, head); err != nil || string(head) != "HTTP/1.1 101" {
+		t.Fatalf("upgrade: %q %v", head, err)
+	}
+	io.WriteString(c, "ping")
+	if err := rt.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	albText := gunzipAll(t, accessLogFiles(gzFiles(t, runtime.ALBDir(stateDir))))
+	if !strings.Contains(albText, "wss ") || !strings.Contains(albText, "GET https://alb.example.com:443/ws HTTP/1.1") {
+		t.Fatalf("no wss line for the WebSocket open at shutdown:\n%s", albText)
 	}
 }

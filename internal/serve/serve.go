@@ -128,6 +128,16 @@ type Server struct {
 	h2conns     map[*tls.Conn]struct{}
 	workers     sync.WaitGroup // accept loop, handshakes, HTTP/2 connections
 
+	// base is the parent of every connection's and request's context; it is
+	// cancelled at Shutdown once ordinary requests have drained, which tells
+	// handlers that took over their connection (WebSockets) to finish.
+	base       context.Context
+	cancelBase context.CancelFunc
+	// handlers counts the handler calls in progress, hijacked ones included:
+	// net/http's Shutdown does not wait for those, and their log lines must
+	// not be lost.
+	handlers sync.WaitGroup
+
 	serveErr  error
 	serveDone chan struct{} // closed when srv.Serve returned
 	acceptErr error
@@ -167,9 +177,11 @@ func Serve(ln net.Listener, p Plane, opt Options) *Server {
 		acceptEnd:   make(chan struct{}),
 	}
 	s.plane.Store(&p)
+	s.base, s.cancelBase = context.WithCancel(context.Background())
 	s.h1ln = newChanListener(ln.Addr())
 	s.srv = &http.Server{
 		Handler:           http.HandlerFunc(s.serveHTTP),
+		BaseContext:       func(net.Listener) context.Context { return s.base },
 		ReadHeaderTimeout: opt.ReadHeaderTimeout,
 		IdleTimeout:       opt.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
@@ -293,6 +305,18 @@ func (s *Server) deliver(c *conn) {
 	}
 }
 
+// waitCtx waits for wg, or until ctx ends.
+func waitCtx(ctx context.Context, wg *sync.WaitGroup) error {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // plainHTTPOnTLS is what net/http answers a client that sent plain HTTP to
 // a TLS port (net/http/server.go, conn.serve); serve keeps that answer now
 // that it runs the handshake.
@@ -302,7 +326,7 @@ const plainHTTPOnTLS = "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP requ
 // HTTP/2 (ALPN "h2") or hands it to net/http as HTTP/1.x.
 func (s *Server) handshake(raw net.Conn, ci *ConnInfo) {
 	defer s.workers.Done()
-	ctx := WithConnInfo(context.Background(), ci)
+	ctx := WithConnInfo(s.base, ci)
 	tc := tls.Server(raw, s.tlsBase)
 	dl := time.Now().Add(s.opt.HandshakeTimeout)
 	_ = raw.SetReadDeadline(dl)
@@ -381,6 +405,8 @@ func (s *Server) serveH2(ctx context.Context, tc *tls.Conn) {
 // serveHTTP runs one request (HTTP/1.x or HTTP/2) on the plane current at
 // its start.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handlers.Add(1)
+	defer s.handlers.Done()
 	if r.ProtoMajor == 1 {
 		if pc, ok := r.Context().Value(plainConnKey{}).(*conn); ok {
 			pc.requestStarted()
@@ -429,6 +455,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	<-s.serveDone
 	if herr := s.drainH2(ctx); err == nil {
 		err = herr
+	}
+	// Only handlers that took over their connection are left: tell them to
+	// finish, and wait for them (and their log lines).
+	s.cancelBase()
+	if herr := waitCtx(ctx, &s.handlers); err == nil && herr != nil {
+		err = fmt.Errorf("handlers that took over their connection: %w", herr)
 	}
 	s.workers.Wait()
 	if err == nil && s.serveErr != nil && !errors.Is(s.serveErr, http.ErrServerClosed) {

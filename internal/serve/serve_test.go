@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -170,5 +171,45 @@ func TestConnInfoPerConnection(t *testing.T) {
 	}
 	if r := get(t, s.Addr(), false, false); r.trace == traces[0] {
 		t.Errorf("a new connection reused trace id %s", r.trace)
+	}
+}
+
+// TestShutdownEndsHijackedHandlers: a handler that took over its connection
+// (a WebSocket relay) is told to finish when Shutdown has drained ordinary
+// requests, and Shutdown waits for it, so its log line is written.
+func TestShutdownEndsHijackedHandlers(t *testing.T) {
+	hijacked := make(chan struct{})
+	var finished atomic.Bool
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		close(hijacked)
+		<-r.Context().Done() // a relay watches its request context
+		finished.Store(true)
+	})
+	s, err := serve.Listen("127.0.0.1:0", serve.Plane{Handler: h}, serve.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	<-hijacked
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if !finished.Load() {
+		t.Fatal("Shutdown returned before the hijacked handler finished")
 	}
 }
