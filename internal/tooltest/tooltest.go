@@ -23,10 +23,23 @@ func Require(t testing.TB, name string) string {
 	if err == nil {
 		return path
 	}
-	msg := "external tool " + name + " is not installed (scripts/test installs it: apt-get install " + name + ")"
+	msg := "external tool " + name + " is not installed (scripts/test installs it: apt-get install " + debianPackage(name) + ")"
 	if os.Getenv(RequireEnv) == "1" {
 		t.Fatalf("%s; %s=1 forbids skipping", msg, RequireEnv)
 	}
 	t.Skip(msg)
 	return ""
+}
+
+// debianPackage names the Debian package that provides tool.
+func debianPackage(tool string) string {
+	switch tool {
+	case "node", "npm":
+		return "nodejs npm"
+	case "h2load":
+		return "nghttp2-client"
+	case "testssl":
+		return "testssl.sh"
+	}
+	return tool
 }
