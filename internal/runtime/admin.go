@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -36,10 +37,24 @@ func (rt *Runtime) adminHandler() http.Handler {
 	// scrape job sets `authorization: {type: Bearer, credentials_file:
 	// <state-dir>/admin-token}`; the endpoint is loopback-only either way.
 	mux.Handle("GET /metrics", rt.metrics.Handler())
+	if rt.opt.Pprof {
+		mountPprof(mux)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		admin.WriteError(w, http.StatusNotFound, "no admin route "+r.Method+" "+r.URL.Path)
 	})
 	return mux
+}
+
+// mountPprof serves net/http/pprof under /debug/pprof/ (Options.Pprof,
+// `kumo up --pprof`): loopback-only and behind the admin token like every
+// admin route, for profiling the data planes.
+func mountPprof(mux *http.ServeMux) {
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 }
 
 // Invalidation statuses (CloudFront's GetInvalidation).

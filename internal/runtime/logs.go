@@ -27,6 +27,9 @@ type logSet struct {
 	conns  map[string]*accesslog.ALBConnectionLog
 	hcs    map[string]*accesslog.ALBHealthCheckLog
 	closed bool
+	// noAccess (Options.NoAccessLogs) opens no access or connection log and
+	// hands out nil sinks for them.
+	noAccess bool
 }
 
 func newLogSet(dir string, log *slog.Logger) *logSet {
@@ -52,6 +55,9 @@ func (s *logSet) openCloudFront(d *model.Distribution) error {
 	defer s.mu.Unlock()
 	if s.closed {
 		return errors.New("logs are closed")
+	}
+	if s.noAccess {
+		return nil
 	}
 	if _, ok := s.cf[d.ID]; ok {
 		return nil
@@ -79,14 +85,14 @@ func (s *logSet) openALB(stack *model.Stack, lb *model.LoadBalancer) error {
 	}
 	opt := accesslog.LogOptions{Logger: s.log}
 	dir := filepath.Join(s.dir, "alb")
-	if _, ok := s.albs[lb.ARN]; !ok && logEnabled(lb, attrAccessLogs) {
+	if _, ok := s.albs[lb.ARN]; !ok && !s.noAccess && logEnabled(lb, attrAccessLogs) {
 		l, err := accesslog.OpenALBLog(dir, id, opt)
 		if err != nil {
 			return fmt.Errorf("ALB log for %s: %w", lb.Name, err)
 		}
 		s.albs[lb.ARN] = l
 	}
-	if _, ok := s.conns[lb.ARN]; !ok && logEnabled(lb, attrConnectionLogs) {
+	if _, ok := s.conns[lb.ARN]; !ok && !s.noAccess && logEnabled(lb, attrConnectionLogs) {
 		l, err := accesslog.OpenALBConnectionLog(dir, id, opt)
 		if err != nil {
 			return fmt.Errorf("ALB connection log for %s: %w", lb.Name, err)
@@ -124,8 +130,12 @@ func logEnabled(lb *model.LoadBalancer, attr string) bool {
 }
 
 // cloudfrontSink returns the function the edge calls with each record of
-// distribution d. Its log must have been opened.
+// distribution d, or nil under Options.NoAccessLogs. Its log must have
+// been opened.
 func (s *logSet) cloudfrontSink() func(*model.Distribution, *accesslog.CloudFrontRecord) {
+	if s.noAccess {
+		return nil
+	}
 	s.mu.Lock()
 	logs := make(map[string]*accesslog.CloudFrontLog, len(s.cf))
 	for id, l := range s.cf {
@@ -147,7 +157,7 @@ func (s *logSet) cloudfrontSink() func(*model.Distribution, *accesslog.CloudFron
 // albSink returns the function load balancer lb calls with each record, or
 // nil when lb's access log is off. Its log must have been opened.
 func (s *logSet) albSink(lb *model.LoadBalancer) func(*accesslog.ALBRecord) {
-	if !logEnabled(lb, attrAccessLogs) {
+	if s.noAccess || !logEnabled(lb, attrAccessLogs) {
 		return nil
 	}
 	s.mu.Lock()
@@ -200,7 +210,7 @@ func (s *logSet) Close() error {
 // connection-log record, or nil when that log is off. The node IP is this
 // machine's (ALBNodeIP).
 func (s *logSet) albConnSink(lb *model.LoadBalancer) func(*accesslog.ALBConnectionRecord) {
-	if !logEnabled(lb, attrConnectionLogs) {
+	if s.noAccess || !logEnabled(lb, attrConnectionLogs) {
 		return nil
 	}
 	s.mu.Lock()

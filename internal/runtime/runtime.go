@@ -69,7 +69,15 @@ type Options struct {
 	// CacheBytes bounds the edge cache of all distributions together (0 for
 	// edge.DefaultCacheBytes, 256 MiB).
 	CacheBytes int64
-	Logger     *slog.Logger
+	// Pprof mounts net/http/pprof under /debug/pprof/ on the admin endpoint
+	// (loopback and token, like every admin route). Off by default.
+	Pprof bool
+	// NoAccessLogs writes no CloudFront or ALB access or connection logs
+	// (health-check logs stay): the edge and the load balancers get no log
+	// sink, so they neither build nor format records. For measuring what
+	// logging costs (bench/run.sh); off by default.
+	NoAccessLogs bool
+	Logger       *slog.Logger
 }
 
 // Runtime is a running stack.
@@ -127,6 +135,7 @@ func Start(ctx context.Context, stack *model.Stack, opt Options) (*Runtime, erro
 		webs:      map[string]*serve.Server{},
 		metrics:   metrics.New(),
 	}
+	rt.logs.noAccess = opt.NoAccessLogs
 	// The viewer sockets are bound first: the edge's own addresses are part of
 	// the name table (a distribution can be another one's origin).
 	httpsLn, err := net.Listen("tcp", opt.ViewerHTTPS)
