@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kumo-dev/kumo/internal/nettest"
+
 	"github.com/kumo-dev/kumo/internal/model"
 )
 
@@ -25,7 +27,7 @@ func targetSideErrorRows() []lbErrorCase {
 			setup: func(t *testing.T) (*model.Listener, func(*Config)) { return plain(mkTG("alb-tg")), nil }},
 		{name: "502-connection-refused", status: 502, connection: "keep-alive",
 			setup: func(t *testing.T) (*model.Listener, func(*Config)) {
-				return plain(noHealthCheck(mkTG("alb-tg", &model.Target{ID: "10.0.4.254", Addr: "10.0.4.254:80", Local: closedAddr(t)}))), nil
+				return plain(noHealthCheck(mkTG("alb-tg", &model.Target{ID: "10.0.4.254", Addr: "10.0.4.254:80", Local: nettest.RefusedAddr(t)}))), nil
 			}},
 		{name: "502-target-closed-mid-request", status: 502, connection: "keep-alive",
 			request: "POST /upload HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: curl/8.5.0\r\nContent-Length: 7\r\n\r\npayload",

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kumo-dev/kumo/internal/nettest"
+
 	"github.com/kumo-dev/kumo/internal/accesslog"
 	"github.com/kumo-dev/kumo/internal/model"
 )
@@ -222,7 +224,7 @@ func TestForwardRecordAndHeaders(t *testing.T) {
 }
 
 func TestTargetRefused502(t *testing.T) {
-	tg := mkTG("alb-tg", &model.Target{ID: "10.0.4.254", Addr: "10.0.4.254:80", Local: closedAddr(t)})
+	tg := mkTG("alb-tg", &model.Target{ID: "10.0.4.254", Addr: "10.0.4.254:80", Local: nettest.RefusedAddr(t)})
 	tg.HealthCheck.Enabled = false
 	l := httpListener(80, forward(tg))
 	ru := start(t, Config{LB: loadBalancer(l)})

@@ -273,18 +273,6 @@ func tlsClient(pool *x509.CertPool, serverName string, h2 bool) *http.Client {
 	return &http.Client{Transport: tr, Timeout: 20 * time.Second}
 }
 
-// closedAddr returns a loopback address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := ln.Addr().String()
-	ln.Close()
-	return a
-}
-
 // rawTarget accepts connections and hands each to fn.
 func rawTarget(t *testing.T, fn func(net.Conn)) string {
 	t.Helper()

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kumo-dev/kumo/internal/nettest"
+
 	"github.com/kumo-dev/kumo/internal/accesslog"
 	"github.com/kumo-dev/kumo/internal/metrics"
 	"github.com/kumo-dev/kumo/internal/model"
@@ -188,7 +190,7 @@ func TestConnectionLogPlainHTTP(t *testing.T) {
 // ResponseCodeMismatch otherwise, ConnectionReset when nothing listens).
 func TestHealthCheckLogLines(t *testing.T) {
 	be := newBackend(t, "A", nil)
-	tg := mkTG("alb-tg", be.target("10.0.4.254:80"), &model.Target{ID: "10.0.4.9", Addr: "10.0.4.9:80", Local: closedAddr(t)})
+	tg := mkTG("alb-tg", be.target("10.0.4.254:80"), &model.Target{ID: "10.0.4.9", Addr: "10.0.4.9:80", Local: nettest.RefusedAddr(t)})
 	l := httpListener(80, forward(tg))
 	hl := &sinkOf[accesslog.ALBHealthCheckRecord]{}
 	startTracked(t, Config{LB: loadBalancer(l), HealthLog: hl.add})

@@ -1,10 +1,11 @@
 package edge
 
 import (
-	"net"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/kumo-dev/kumo/internal/nettest"
 
 	"github.com/kumo-dev/kumo/internal/model"
 )
@@ -24,13 +25,7 @@ func TestOriginGroupFailover(t *testing.T) {
 		_, _ = w.Write([]byte("primary"))
 	}, nil)
 	secondary := startOrigin(t, func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("secondary")) }, nil)
-	// A port that refuses connections.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := ln.Addr().String()
-	ln.Close()
+	dead := nettest.RefusedAddr(t) // a port that refuses connections
 
 	o1 := testOrigin("primary.example.com", model.OriginHTTPOnly)
 	o2 := testOrigin("secondary.example.com", model.OriginHTTPOnly)

@@ -318,15 +318,9 @@ func TestReloadKeepsInFlight(t *testing.T) {
 // TestBadReloadKeepsStack: a reload that cannot apply (its listener address is
 // taken) leaves the running stack serving.
 func TestBadReloadKeepsStack(t *testing.T) {
-	free := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		return ln.Addr().String()
-	}
-	st := parse(t, albStack{listenerListen: free()}.render())
+	// Not Ephemeral: the bad stack's explicit Listen address must be bound
+	// as written. The running stack's listener has none (a free port).
+	st := parse(t, albStack{}.render())
 	rt, err := runtime.Start(context.Background(), st, runtime.Options{
 		StateDir: t.TempDir(), ViewerHTTPS: "127.0.0.1:0", ViewerHTTP: "127.0.0.1:0", Logger: testLogger(t),
 	})
