@@ -39,7 +39,6 @@ type Registry struct {
 	reg *prometheus.Registry
 
 	requestCount       *prometheus.CounterVec
-	elbCodes           *prometheus.CounterVec // by class label
 	elbSpecific        map[int]*prometheus.CounterVec
 	targetCodes        map[int]*prometheus.CounterVec // by class 2..5
 	elbClass           map[int]*prometheus.CounterVec // by class 3..5

@@ -110,8 +110,12 @@ type Options struct {
 
 // Server is one listening address.
 type Server struct {
-	ln     net.Listener
-	srv    *http.Server // HTTP/1.x, over plain and TLS wrapper conns
+	ln  net.Listener
+	srv *http.Server // HTTP/1.x, over plain and TLS wrapper conns
+	// h2 serves the connections whose ALPN chose "h2". x/net/http2 marks
+	// Server and ServeConn deprecated in favour of http.Server.Protocols,
+	// but net/http cannot serve a connection whose TLS handshake kumo ran
+	// itself (serve must see net/http's plaintext), so ServeConn it is.
 	h2     *http2.Server
 	h2Hook *http.Server // carries x/net/http2's graceful-shutdown hook only
 	plane  atomic.Pointer[Plane]

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -54,7 +55,9 @@ var originDomainRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,253}$`)
 // a-z A-Z 0-9 . - _, never an IP address.
 func originDomain(s string) error {
 	if _, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
-		return fmt.Errorf("The parameter origin name cannot be an IP address.")
+		// AWS's exact API message (capitalised and punctuated as AWS writes it).
+		return errors.New("The parameter origin name cannot be an IP address.") //nolint:staticcheck // ST1005: AWS's wording
+
 	}
 	if !originDomainRe.MatchString(s) {
 		return fmt.Errorf("%q is not a domain name (letters, digits, . - _ only; no scheme or path)", s)

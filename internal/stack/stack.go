@@ -175,8 +175,6 @@ func (e *errList) add(line int, path, format string, args ...any) {
 	e.list = append(e.list, er)
 }
 
-func (e *errList) count() int { return len(e.list) }
-
 func (e *errList) result() error {
 	switch len(e.list) {
 	case 0:

@@ -85,10 +85,9 @@ type Group struct {
 	Explanation Explanation  `json:"explanation"`
 	Correlation *Correlation `json:"correlation,omitempty"`
 
-	key     string
-	hosts   map[string]bool
-	times   []int64
-	samples int
+	key   string
+	hosts map[string]bool
+	times []int64
 }
 
 // Correlation says what the ALB logs show around a CloudFront error group.
