@@ -70,6 +70,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log() { echo "cache-tests.sh: $*" >&2; }
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # --- tools -------------------------------------------------------------------
 declare -A packages=([node]=nodejs [npm]=npm [go]="" [nginx]=nginx [varnishd]=varnish
@@ -84,23 +86,7 @@ install_tools() {
     if [ -z "${packages[$tool]}" ]; then log "$tool is required (not from apt)"; exit 1; fi
     missing+=("${packages[$tool]}")
   done
-  ((${#missing[@]})) || return 0
-  local sudo=""
-  if [ "$(id -u)" != 0 ]; then
-    command -v sudo >/dev/null || { log "cannot install ${missing[*]}: not root and no sudo"; exit 1; }
-    sudo=sudo
-  fi
-  log "installing ${missing[*]}"
-  local made_policy=0
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
-    $sudo chmod 755 /usr/sbin/policy-rc.d
-    made_policy=1
-  fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null || {
-    ((made_policy)) && $sudo rm -f /usr/sbin/policy-rc.d; exit 1; }
-  if ((made_policy)); then $sudo rm -f /usr/sbin/policy-rc.d; fi
+  apt_install "${missing[@]}"
 }
 
 install_suite() {

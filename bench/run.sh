@@ -86,6 +86,8 @@ CONNS=64
 FILL_OBJECTS=100000
 
 log() { echo "run.sh: $*" >&2; }
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kumo-bench.XXXXXX")
 chmod 755 "$WORK"
@@ -116,23 +118,7 @@ install_tools() {
   local missing=() t
   command -v go >/dev/null || { log "go is required (not from apt)"; exit 1; }
   for t in "${!pkg[@]}"; do command -v "$t" >/dev/null 2>&1 || missing+=("${pkg[$t]}"); done
-  ((${#missing[@]})) || return 0
-  local sudo=""
-  if [ "$(id -u)" != 0 ]; then
-    command -v sudo >/dev/null || { log "cannot install ${missing[*]}: not root and no sudo"; exit 1; }
-    sudo=sudo
-  fi
-  log "installing ${missing[*]}"
-  local made_policy=0
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
-    $sudo chmod 755 /usr/sbin/policy-rc.d
-    made_policy=1
-  fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null || {
-    ((made_policy)) && $sudo rm -f /usr/sbin/policy-rc.d; exit 1; }
-  if ((made_policy)); then $sudo rm -f /usr/sbin/policy-rc.d; fi
+  apt_install "${missing[@]}"
 }
 
 # --- processes -----------------------------------------------------------------
