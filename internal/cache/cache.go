@@ -55,6 +55,10 @@ type Entry struct {
 	// varies on these request headers and the variants are stored under
 	// the key extended by their values (package edge builds those keys).
 	VaryNames []string
+	// Ready is what the cache's user derived from the entry when it built
+	// it (package edge: the response head serialised for serve's lean
+	// engine). Like every field, it is not changed once the entry is Put.
+	Ready any
 }
 
 // Expires is when the entry stops being fresh.

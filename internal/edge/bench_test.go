@@ -68,7 +68,7 @@ func BenchmarkHitPath(b *testing.B) {
 	req.RemoteAddr = "192.0.2.10:50000"
 	ev.edge.cfg.Log = func(*model.Distribution, *accesslog.CloudFrontRecord) {}
 	w := &discardWriter{h: http.Header{}}
-	ev.edge.serve(w, req, true)
+	ev.edge.serve(w, req, true, false)
 	if w.status != 200 {
 		b.Fatalf("prime: %d", w.status)
 	}
@@ -77,7 +77,7 @@ func BenchmarkHitPath(b *testing.B) {
 	for b.Loop() {
 		clear(w.h)
 		w.n = 0
-		ev.edge.serve(w, req, true)
+		ev.edge.serve(w, req, true, false)
 		if w.n != 1024 {
 			b.Fatalf("wrote %d", w.n)
 		}

@@ -418,5 +418,22 @@ type viewerHandler struct {
 }
 
 func (h *viewerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.e.serve(w, r, h.https)
+	h.e.serve(w, r, h.https, false)
+}
+
+// ServeFast implements serve.FastHandler: it answers what the edge can
+// answer without an origin (cache hits, redirects, error pages) and
+// declines the rest.
+func (h *viewerHandler) ServeFast(w http.ResponseWriter, r *http.Request) (served bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			if err, ok := v.(error); ok && err == errDeclined {
+				served = false
+				return
+			}
+			panic(v)
+		}
+	}()
+	h.e.serve(w, r, h.https, true)
+	return true
 }

@@ -364,6 +364,9 @@ func storedHeader(h http.Header, cc cacheControl) http.Header {
 
 // put stores an entry, logging (not failing) when it cannot be stored.
 func (t *txn) put(key string, ent *cache.Entry) {
+	if rh := t.e.buildReady(ent); rh != nil {
+		ent.Ready = rh
+	}
 	if err := t.d.store.Put(key, ent); err != nil {
 		t.e.logger.Debug("edge: not cached", "request_id", t.rid, "err", err)
 	}

@@ -64,10 +64,37 @@ type txn struct {
 
 	// c is the request's cache state (fresh.go).
 	c cacheTxn
+
+	// hitOnly: the request runs on serve's lean engine (ServeFast), which
+	// can answer from the cache and with locally generated responses but
+	// hands anything that needs the origin to net/http; declined is set
+	// when it did.
+	hitOnly, declined bool
+
+	// ready: the response was written from a ready head (serveReady),
+	// whose Content-Type and Content-Length these are; the header map
+	// is empty.
+	ready   bool
+	readyCT string
+	readyCL int64
 }
 
-func (e *Edge) serve(w http.ResponseWriter, r *http.Request, https bool) {
-	t := &txn{e: e, w: w, r: r, https: https, start: e.now(), rid: newRequestID()}
+// errDeclined unwinds a hit-only transaction that needs net/http
+// (needsNetHTTP); ServeFast recovers it.
+var errDeclined = errors.New("edge: request needs net/http")
+
+// needsNetHTTP is called on every path that talks to an origin or takes
+// over the connection: a hit-only transaction stops there, before it wrote
+// anything, and the request goes to net/http.
+func (t *txn) needsNetHTTP() {
+	if t.hitOnly {
+		t.declined = true
+		panic(errDeclined)
+	}
+}
+
+func (e *Edge) serve(w http.ResponseWriter, r *http.Request, https, hitOnly bool) {
+	t := &txn{e: e, w: w, r: r, https: https, start: e.now(), rid: newRequestID(), hitOnly: hitOnly}
 	t.host = hostWithoutPort(r.Host)
 	if t.requestLimits() {
 		return
@@ -401,6 +428,7 @@ func (t *txn) viewerGoneMidBody() {
 // fetch forwards a miss to the origin and relays (and maybe caches) the
 // response.
 func (t *txn) fetch(p, key string, cacheable bool) {
+	t.needsNetHTTP()
 	o := t.beh.origin
 	ctx, release := t.originContext()
 	defer release()

@@ -79,7 +79,7 @@ func ListenHTTP3(addr string, logger *slog.Logger) (*HTTP3Server, error) {
 				http.Error(w, "kumo is starting", http.StatusServiceUnavailable)
 				return
 			}
-			e.serve(w, r, true)
+			e.serve(w, r, true, false)
 		}),
 		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS13, GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 			e := s.edge.Load()

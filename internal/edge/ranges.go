@@ -15,6 +15,9 @@ import (
 // object satisfies gets 304 (§4.6), a Range request on a whole object gets
 // 206 (§4.7), anything else the object.
 func (t *txn) serveCached(ent *cache.Entry, xCache, result string) {
+	if t.serveReady(ent, xCache) {
+		return
+	}
 	h := t.w.Header()
 	for k, v := range ent.Header {
 		h[k] = v

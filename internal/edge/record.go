@@ -65,7 +65,7 @@ func parseContentRange(v string) (int64, int64) {
 // finish fills the standard-log record (cloudfront.md §1.3, §1.6) and hands
 // it to Config.Log. It runs once per response, after the response finished.
 func (t *txn) finish() {
-	if t.e.cfg.Log == nil {
+	if t.e.cfg.Log == nil || t.declined {
 		return
 	}
 	end := t.e.now()
@@ -115,7 +115,11 @@ func (t *txn) finish() {
 		body = r.ContentLength
 	}
 	rec.CSBytes = requestBytes(r, body)
-	if t.wrote {
+	if t.wrote && t.ready {
+		rec.SCBytes = t.headerBytes + t.bodyBytes
+		rec.TimeToFirstByte = t.firstByte.Sub(t.start)
+		rec.ContentType, rec.ContentLen = t.readyCT, t.readyCL
+	} else if t.wrote {
 		rec.SCBytes = t.headerBytes + t.bodyBytes
 		rec.TimeToFirstByte = t.firstByte.Sub(t.start)
 		h := t.w.Header()

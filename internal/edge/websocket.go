@@ -50,6 +50,7 @@ func webSocketProtocol(https bool) string {
 // either side closes or the origin is silent for 10 minutes. It is logged
 // at close as Miss with ws/wss. A non-101 answer is relayed like any miss.
 func (t *txn) webSocket(p string) {
+	t.needsNetHTTP()
 	o := t.beh.origin
 	ctx := t.r.Context()
 	req, err := t.originRequest(ctx, o, p)

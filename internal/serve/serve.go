@@ -130,6 +130,9 @@ type Server struct {
 	closing     bool
 	handshaking map[net.Conn]struct{}
 	h2conns     map[*tls.Conn]struct{}
+	leans       map[*leanConn]struct{} // connections on the lean engine
+	leanWG      sync.WaitGroup
+	dateVal     atomic.Pointer[dateCache]
 	workers     sync.WaitGroup // accept loop, handshakes, HTTP/2 connections
 
 	// base is the parent of every connection's and request's context; it is
@@ -177,6 +180,7 @@ func Serve(ln net.Listener, p Plane, opt Options) *Server {
 		ln: ln, opt: opt, log: logger,
 		handshaking: map[net.Conn]struct{}{},
 		h2conns:     map[*tls.Conn]struct{}{},
+		leans:       map[*leanConn]struct{}{},
 		serveDone:   make(chan struct{}),
 		acceptEnd:   make(chan struct{}),
 	}
@@ -190,7 +194,11 @@ func Serve(ln net.Listener, p Plane, opt Options) *Server {
 		IdleTimeout:       opt.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			pc, ok := c.(*conn) // every connection h1ln delivers is one
+			// h1ln delivers a *conn or a *handoffConn.
+			pc, ok := c.(*conn)
+			if h, isHandoff := c.(*handoffConn); isHandoff {
+				pc, ok = h.conn, true
+			}
 			if !ok {
 				return ctx
 			}
@@ -198,8 +206,18 @@ func Serve(ln net.Listener, p Plane, opt Options) *Server {
 		},
 		ConnState: func(c net.Conn, st http.ConnState) {
 			// x/net/http2 calls this too, with its *tls.Conn.
-			if pc, ok := c.(*conn); ok && st == http.StateIdle {
-				pc.responded()
+			switch c := c.(type) {
+			case *conn:
+				if st == http.StateIdle {
+					c.responded()
+				}
+			case *handoffConn:
+				switch st {
+				case http.StateIdle:
+					c.release()
+				case http.StateHijacked:
+					c.hijack()
+				}
 			}
 		},
 	}
@@ -280,7 +298,12 @@ func (s *Server) acceptLoop() {
 			o.ConnAccepted(ci)
 		}
 		if s.plane.Load().TLS == nil {
-			s.deliver(s.newConn(c, ci, nil))
+			pc := s.newConn(c, ci, nil)
+			if s.lean() {
+				go s.serveLean(pc)
+			} else {
+				s.deliver(pc)
+			}
 			continue
 		}
 		s.mu.Lock()
@@ -370,7 +393,19 @@ func (s *Server) handshake(raw net.Conn, ci *ConnInfo) {
 		return
 	}
 	s.mu.Unlock()
-	s.deliver(s.newConn(tc, ci, &state))
+	pc := s.newConn(tc, ci, &state)
+	if s.lean() {
+		s.serveLean(pc)
+		return
+	}
+	s.deliver(pc)
+}
+
+// lean reports whether a new HTTP/1.x connection goes to the lean engine:
+// when the current plane's Handler is a FastHandler.
+func (s *Server) lean() bool {
+	_, ok := s.plane.Load().Handler.(FastHandler)
+	return ok
 }
 
 func (s *Server) forgetHandshake(raw net.Conn) {
@@ -449,6 +484,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for c := range s.handshaking {
 		_ = c.Close()
 	}
+	s.closeLeansLocked(false)
 	s.mu.Unlock()
 	_ = s.ln.Close()
 	<-s.acceptEnd
@@ -457,6 +493,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	err := s.srv.Shutdown(ctx)
 	<-s.serveDone
+	if lerr := waitCtx(ctx, &s.leanWG); lerr != nil {
+		s.mu.Lock()
+		s.closeLeansLocked(true)
+		s.mu.Unlock()
+		if err == nil {
+			err = lerr
+		}
+	}
 	if herr := s.drainH2(ctx); err == nil {
 		err = herr
 	}

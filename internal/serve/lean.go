@@ -1,0 +1,456 @@
+package serve
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// FastHandler is a Plane Handler that can answer some requests on serve's
+// lean HTTP/1.1 engine, without net/http's per-request machinery.
+//
+// On a connection accepted while the plane's Handler is a FastHandler, serve
+// reads each HTTP/1.1 request head itself. A simple request (GET or HEAD, no
+// body, no upgrade, every byte of its head valid by net/http's rules) goes to
+// ServeFast first; a request ServeFast declines, and every other request, is
+// served by ServeHTTP through net/http exactly as on any other connection,
+// after which the connection returns to the lean engine. The wire behaviour
+// is net/http's: the same request validation (what the lean parser does not
+// accept goes to net/http, which answers or rejects it), the same response
+// framing, Date, Content-Length and Content-Type sniffing rules.
+type FastHandler interface {
+	http.Handler
+	// ServeFast answers r on w and reports true, or reports false having
+	// written nothing to w (not even a header): the request then goes to
+	// ServeHTTP. r has no body; its context carries the connection's
+	// ConnInfo and is not cancelled when the client goes away (a write
+	// fails instead). w supports Flush, not Hijack. A handler that panics
+	// with http.ErrAbortHandler aborts the response, as with net/http.
+	ServeFast(w http.ResponseWriter, r *http.Request) bool
+}
+
+// Lean engine sizes.
+const (
+	// leanReadSize bounds a request head the lean engine parses; a longer
+	// head goes to net/http with the rest of the connection.
+	leanReadSize = 8 << 10
+	// leanWriteSize is the response buffer; a response that fits is sent
+	// with one write.
+	leanWriteSize = 8 << 10
+)
+
+var leanReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, leanReadSize) }}
+
+// leanConn is one HTTP/1.x connection on the lean engine.
+type leanConn struct {
+	s     *Server
+	c     *conn
+	br    *bufio.Reader
+	out   []byte // the response output not yet sent
+	ctx   context.Context
+	tmpl  *http.Request // carries ctx; copied per request
+	raddr string
+	resp  leanResponse
+
+	// idle is set while the engine waits for a request's first byte
+	// (Server.mu held to change it): Shutdown closes idle connections.
+	idle bool
+}
+
+// errLeanHandoff ends the lean engine's work on a connection that net/http
+// now owns or that is closed.
+var errLeanHandoff = errors.New("serve: connection handed to net/http")
+
+// serveLean runs the lean engine on c until the connection ends.
+func (s *Server) serveLean(c *conn) {
+	lc := &leanConn{s: s, c: c, raddr: c.info.Remote.String()}
+	lc.ctx = context.WithValue(WithConnInfo(s.base, c.info), plainConnKey{}, c)
+	lc.tmpl = (&http.Request{}).WithContext(lc.ctx)
+	if !s.addLean(lc) {
+		_ = c.Close()
+		return
+	}
+	defer s.removeLean(lc)
+	lc.br = leanReaders.Get().(*bufio.Reader)
+	lc.br.Reset(c)
+	// Responses go to c.Conn, bypassing conn.Write's reject check.
+	lc.out = make([]byte, 0, leanWriteSize)
+	err := lc.loop()
+	if !errors.Is(err, errLeanHandoff) {
+		_ = c.Close()
+	}
+	// A handed-off connection may still read lc.br: it is not pooled.
+	if !errors.Is(err, errLeanHandoff) {
+		lc.br.Reset(nil)
+		leanReaders.Put(lc.br)
+	}
+}
+
+// loop serves requests until the connection closes or is handed off for
+// good.
+func (lc *leanConn) loop() error {
+	s := lc.s
+	first := true
+	for {
+		if err := lc.awaitRequest(first); err != nil {
+			return err
+		}
+		first = false
+		req, extent, err := lc.readRequest()
+		if err != nil {
+			return err
+		}
+		if extent < 0 {
+			// net/http takes the rest of the connection.
+			return lc.handoff(-1)
+		}
+		if req != nil {
+			if fh, ok := s.plane.Load().Handler.(FastHandler); ok {
+				served, keep := lc.serveFast(fh, req, int(extent))
+				if served {
+					if !keep || s.isClosing() {
+						return nil
+					}
+					continue
+				}
+			}
+		}
+		if err := lc.handoff(extent); err != nil {
+			return err
+		}
+		if s.isClosing() {
+			return nil
+		}
+	}
+}
+
+// awaitRequest waits for the first byte of the next request: up to the
+// read-header timeout for a connection's first request, the idle timeout
+// between requests. It then bounds the head's read with the read-header
+// timeout.
+func (lc *leanConn) awaitRequest(first bool) error {
+	s := lc.s
+	if lc.br.Buffered() == 0 {
+		wait := s.opt.IdleTimeout
+		if first {
+			wait = s.opt.ReadHeaderTimeout
+		}
+		if !lc.setIdle(true) {
+			return net.ErrClosed
+		}
+		_ = lc.c.SetReadDeadline(time.Now().Add(wait))
+		_, err := lc.br.Peek(1)
+		lc.setIdle(false)
+		if err != nil {
+			return err
+		}
+	}
+	return lc.c.SetReadDeadline(time.Now().Add(s.opt.ReadHeaderTimeout))
+}
+
+var crlfcrlf = []byte("\r\n\r\n")
+
+// headEnd returns the length of the request head at the start of buf (up
+// to and including the blank line that ends it, CRLF or bare LF), or -1
+// when buf does not hold a whole head yet. The search starts at from.
+func headEnd(buf []byte, from int) int {
+	for i := from; i < len(buf); {
+		j := bytes.IndexByte(buf[i:], '\n')
+		if j < 0 {
+			return -1
+		}
+		i += j + 1
+		if i < len(buf) && buf[i] == '\n' {
+			return i + 1
+		}
+		if i+1 < len(buf) && buf[i] == '\r' && buf[i+1] == '\n' {
+			return i + 2
+		}
+	}
+	return -1
+}
+
+// readRequest reads the next request head. It returns the request when the
+// head is one ServeFast may see (nil otherwise), and extent: the bytes the
+// request occupies on the wire (head and body), or -1 when that is not
+// known and net/http must take the rest of the connection.
+func (lc *leanConn) readRequest() (*http.Request, int64, error) {
+	var head []byte
+	scanned := 0
+	for {
+		buf, _ := lc.br.Peek(lc.br.Buffered())
+		if end := headEnd(buf, scanned); end > 0 {
+			head = buf[:end]
+			break
+		}
+		if len(buf) >= leanReadSize {
+			return nil, -1, nil
+		}
+		scanned = max(0, len(buf)-3)
+		if _, err := lc.br.Peek(len(buf) + 1); err != nil {
+			if len(buf) > 0 && (isTimeout(err) || err == io.EOF) {
+				// A head cut short: net/http sees what came and
+				// answers as it does for its own connections.
+				return nil, -1, nil
+			}
+			return nil, 0, err
+		}
+	}
+	req, extent := lc.parse(head)
+	return req, extent, nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// parse reads a request head (ending in CRLF CRLF). See readRequest for
+// what it returns; it never fails: a head it does not accept is net/http's
+// to judge (extent -1).
+func (lc *leanConn) parse(raw []byte) (*http.Request, int64) {
+	if !bytes.HasSuffix(raw, crlfcrlf) {
+		return nil, -1 // bare LF line ends: net/http's to parse
+	}
+	head := string(raw) // one copy: every string of the request points into it
+	line, rest, _ := strings.Cut(head, "\r\n")
+	if strings.ContainsAny(line, "\r\n") {
+		return nil, -1
+	}
+	method, line, ok1 := strings.Cut(line, " ")
+	target, proto, ok2 := strings.Cut(line, " ")
+	if !ok1 || !ok2 || proto != "HTTP/1.1" || !validMethod(method) || target == "" || target[0] != '/' {
+		return nil, -1
+	}
+	u, ok := parseTarget(target)
+	if !ok {
+		return nil, -1
+	}
+	h := make(http.Header, 8)
+	var host string
+	hosts := 0
+	var fast = method == http.MethodGet || method == http.MethodHead
+	extent := int64(len(raw))
+	clSeen := false
+	closeConn := false
+	rest = rest[:len(rest)-2] // every header line keeps its CRLF
+	for rest != "" {
+		var hl string
+		hl, rest, _ = strings.Cut(rest, "\r\n")
+		if hl == "" || hl[0] == ' ' || hl[0] == '\t' || strings.IndexByte(hl, '\n') >= 0 || strings.IndexByte(hl, '\r') >= 0 {
+			return nil, -1 // obs-fold or a stray line break
+		}
+		name, value, ok := strings.Cut(hl, ":")
+		if !ok || !httpguts.ValidHeaderFieldName(name) {
+			return nil, -1
+		}
+		value = strings.Trim(value, " \t")
+		if !httpguts.ValidHeaderFieldValue(value) {
+			return nil, -1
+		}
+		key := http.CanonicalHeaderKey(name)
+		switch key {
+		case "Host":
+			hosts++
+			host = value
+			continue
+		case "Transfer-Encoding", "Upgrade":
+			return nil, -1
+		case "Content-Length":
+			n, ok := parseContentLength(value)
+			if !ok || clSeen {
+				return nil, -1
+			}
+			clSeen = true
+			extent += n
+			fast = false
+		case "Expect":
+			fast = false
+		case "Connection":
+			for tok := range strings.SplitSeq(value, ",") {
+				tok = strings.Trim(tok, " \t")
+				if strings.EqualFold(tok, "close") {
+					closeConn = true
+				} else if strings.EqualFold(tok, "upgrade") {
+					return nil, -1
+				}
+			}
+		}
+		if vs := h[key]; vs != nil {
+			h[key] = append(vs, value)
+		} else {
+			h[key] = []string{value}
+		}
+	}
+	if hosts != 1 || !httpguts.ValidHostHeader(host) {
+		return nil, -1 // net/http answers 400
+	}
+	if !fast {
+		return nil, extent
+	}
+	// As net/http's readRequest: Pragma: no-cache implies Cache-Control.
+	if hp, ok := h["Pragma"]; ok && len(hp) > 0 && hp[0] == "no-cache" {
+		if _, ok := h["Cache-Control"]; !ok {
+			h["Cache-Control"] = []string{"no-cache"}
+		}
+	}
+	r := new(http.Request)
+	*r = *lc.tmpl
+	r.Method = method
+	r.URL = u
+	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
+	r.Header = h
+	r.Body = http.NoBody
+	r.Host = host
+	r.Close = closeConn
+	r.RemoteAddr = lc.raddr
+	r.RequestURI = target
+	r.TLS = lc.c.tls
+	return r, extent
+}
+
+// parseTarget parses an origin-form request target as
+// url.ParseRequestURI does, without its allocations for a plain path.
+func parseTarget(target string) (*url.URL, bool) {
+	path, query, hasQuery := strings.Cut(target, "?")
+	plain := !strings.ContainsAny(path, "%#") && !strings.Contains(query, "#")
+	if plain {
+		for i := 0; i < len(target); i++ {
+			if c := target[i]; c <= ' ' || c >= 0x7f {
+				plain = false
+				break
+			}
+		}
+	}
+	if !plain {
+		u, err := url.ParseRequestURI(target)
+		return u, err == nil
+	}
+	return &url.URL{Path: path, RawQuery: query, ForceQuery: hasQuery && query == ""}, true
+}
+
+// validMethod reports whether m is an HTTP token (as net/http requires).
+func validMethod(m string) bool {
+	if m == "" {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		if !httpguts.IsTokenRune(rune(m[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// parseContentLength reads a Content-Length value: digits only, as
+// net/http accepts it.
+func parseContentLength(v string) (int64, bool) {
+	if v == "" || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// serveFast offers req to fh. served reports whether fh answered; keep
+// whether the connection stays open for the next request.
+//
+// The request's head (extent bytes) is still in lc.br: it is consumed when
+// fh answered, and left for net/http otherwise.
+func (lc *leanConn) serveFast(fh FastHandler, req *http.Request, extent int) (served, keep bool) {
+	s := lc.s
+	s.handlers.Add(1)
+	defer s.handlers.Done()
+	w := &lc.resp
+	w.reset(lc, req)
+	defer func() {
+		if v := recover(); v != nil {
+			served, keep = true, false
+			_, _ = lc.br.Discard(extent)
+			if v != http.ErrAbortHandler {
+				s.log.Error("serve: panic serving request", "client", lc.raddr, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			}
+			_ = lc.flush()
+		}
+	}()
+	if !fh.ServeFast(w, req) {
+		if w.wroteHeader {
+			// A broken FastHandler: the response started.
+			s.log.Error("serve: ServeFast declined after writing; closing the connection", "client", lc.raddr)
+			_, _ = lc.br.Discard(extent)
+			return true, false
+		}
+		return false, true
+	}
+	_, _ = lc.br.Discard(extent)
+	if !lc.c.served.Load() {
+		lc.c.requestStarted()
+		lc.c.responded()
+	}
+	w.finish()
+	if w.err == nil && lc.br.Buffered() == 0 {
+		w.err = lc.flush()
+	}
+	return true, w.err == nil && !w.closeAfter
+}
+
+// setIdle marks the connection idle (waiting for a request) or busy; it
+// reports false when the server is shutting down and the connection must
+// not wait for another request.
+func (lc *leanConn) setIdle(idle bool) bool {
+	s := lc.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if idle && s.closing {
+		return false
+	}
+	lc.idle = idle
+	return true
+}
+
+func (s *Server) addLean(lc *leanConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.leans[lc] = struct{}{}
+	s.leanWG.Add(1)
+	return true
+}
+
+func (s *Server) removeLean(lc *leanConn) {
+	s.mu.Lock()
+	delete(s.leans, lc)
+	s.mu.Unlock()
+	s.leanWG.Done()
+}
+
+// closeIdleLeansLocked closes the lean connections waiting for a request
+// (s.mu held); with all set, every lean connection.
+func (s *Server) closeLeansLocked(all bool) {
+	for lc := range s.leans {
+		if all || lc.idle {
+			_ = lc.c.Close()
+		}
+	}
+}
