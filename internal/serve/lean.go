@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -64,9 +65,12 @@ type leanConn struct {
 	raddr string
 	resp  leanResponse
 
-	// idle is set while the engine waits for a request's first byte
-	// (Server.mu held to change it): Shutdown closes idle connections.
-	idle bool
+	// idle is set while the engine waits for a request's first byte:
+	// Shutdown closes idle connections.
+	idle atomic.Bool
+	// headDeadline: the read-header timeout bounds the head being read
+	// (set only when a head takes more than one read).
+	headDeadline bool
 }
 
 // errLeanHandoff ends the lean engine's work on a connection that net/http
@@ -157,7 +161,8 @@ func (lc *leanConn) awaitRequest(first bool) error {
 			return err
 		}
 	}
-	return lc.c.SetReadDeadline(time.Now().Add(s.opt.ReadHeaderTimeout))
+	lc.headDeadline = false
+	return nil
 }
 
 var crlfcrlf = []byte("\r\n\r\n")
@@ -199,6 +204,11 @@ func (lc *leanConn) readRequest() (*http.Request, int64, error) {
 			return nil, -1, nil
 		}
 		scanned = max(0, len(buf)-3)
+		if !lc.headDeadline {
+			// The head did not come in one read: bound the rest.
+			_ = lc.c.SetReadDeadline(time.Now().Add(lc.s.opt.ReadHeaderTimeout))
+			lc.headDeadline = true
+		}
 		if _, err := lc.br.Peek(len(buf) + 1); err != nil {
 			if len(buf) > 0 && (isTimeout(err) || err == io.EOF) {
 				// A head cut short: net/http sees what came and
@@ -415,15 +425,15 @@ func (lc *leanConn) serveFast(fh FastHandler, req *http.Request, extent int) (se
 
 // setIdle marks the connection idle (waiting for a request) or busy; it
 // reports false when the server is shutting down and the connection must
-// not wait for another request.
+// not wait for another request. With Shutdown's closeLeansLocked it is
+// Dekker's handshake: either this sees the closing flag, or Shutdown sees
+// the connection idle and closes it.
 func (lc *leanConn) setIdle(idle bool) bool {
-	s := lc.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if idle && s.closing {
+	lc.idle.Store(idle)
+	if idle && lc.s.closingFlag.Load() {
+		lc.idle.Store(false)
 		return false
 	}
-	lc.idle = idle
 	return true
 }
 
@@ -449,7 +459,7 @@ func (s *Server) removeLean(lc *leanConn) {
 // (s.mu held); with all set, every lean connection.
 func (s *Server) closeLeansLocked(all bool) {
 	for lc := range s.leans {
-		if all || lc.idle {
+		if all || lc.idle.Load() {
 			_ = lc.c.Close()
 		}
 	}

@@ -126,8 +126,11 @@ type Server struct {
 	tlsBase *tls.Config
 	h1ln    *chanListener
 
-	mu          sync.Mutex
-	closing     bool
+	mu      sync.Mutex
+	closing bool
+	// closingFlag mirrors closing for the lean engine's per-request
+	// checks, which take no lock.
+	closingFlag atomic.Bool
 	handshaking map[net.Conn]struct{}
 	h2conns     map[*tls.Conn]struct{}
 	leans       map[*leanConn]struct{} // connections on the lean engine
@@ -319,11 +322,7 @@ func (s *Server) acceptLoop() {
 	}
 }
 
-func (s *Server) isClosing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
-}
+func (s *Server) isClosing() bool { return s.closingFlag.Load() }
 
 // deliver hands an HTTP/1.x connection to net/http.
 func (s *Server) deliver(c *conn) {
@@ -481,6 +480,7 @@ const shutdownPoll = 20 * time.Millisecond
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
+	s.closingFlag.Store(true)
 	for c := range s.handshaking {
 		_ = c.Close()
 	}
