@@ -70,6 +70,7 @@ type Config struct {
 	// Requests whose Host matches no distribution are not logged (no
 	// distribution owns them). It is called for every distribution; the
 	// callee decides what to do with distributions whose Logging is off.
+	// rec is not changed after the call.
 	Log    func(d *model.Distribution, rec *accesslog.CloudFrontRecord)
 	Logger *slog.Logger
 	// EdgeLocation is x-edge-location and X-Amz-Cf-Pop ("" = DefaultEdgeLocation).

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kumo-dev/kumo/internal/accesslog"
 	"github.com/kumo-dev/kumo/internal/cache"
 )
 
@@ -77,6 +78,10 @@ type txn struct {
 	ready   bool
 	readyCT string
 	readyCL int64
+
+	// rec is the standard-log record finish fills (part of the txn, so
+	// that logging allocates nothing of its own).
+	rec accesslog.CloudFrontRecord
 }
 
 // errDeclined unwinds a hit-only transaction that needs net/http

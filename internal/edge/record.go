@@ -62,6 +62,22 @@ func parseContentRange(v string) (int64, int64) {
 	return start, end
 }
 
+// protocolVersion is the cs-protocol-version field: HTTP/1.0, HTTP/1.1,
+// HTTP/2.0 or HTTP/3.0.
+func protocolVersion(r *http.Request) string {
+	switch {
+	case r.ProtoMajor == 1 && r.ProtoMinor == 1:
+		return "HTTP/1.1"
+	case r.ProtoMajor == 2 && r.ProtoMinor == 0:
+		return "HTTP/2.0"
+	case r.ProtoMajor == 3 && r.ProtoMinor == 0:
+		return "HTTP/3.0"
+	case r.ProtoMajor == 1 && r.ProtoMinor == 0:
+		return "HTTP/1.0"
+	}
+	return "HTTP/" + strconv.Itoa(r.ProtoMajor) + "." + strconv.Itoa(r.ProtoMinor)
+}
+
 // finish fills the standard-log record (cloudfront.md §1.3, §1.6) and hands
 // it to Config.Log. It runs once per response, after the response finished.
 func (t *txn) finish() {
@@ -70,7 +86,8 @@ func (t *txn) finish() {
 	}
 	end := t.e.now()
 	r := t.r
-	rec := &accesslog.CloudFrontRecord{
+	rec := &t.rec
+	*rec = accesslog.CloudFrontRecord{
 		Time:               end.UTC(),
 		EdgeLocation:       t.e.pop,
 		Method:             r.Method,
@@ -87,7 +104,7 @@ func (t *txn) finish() {
 		TimeTaken:          end.Sub(t.start),
 		ForwardedFor:       strings.Join(r.Header.Values("X-Forwarded-For"), ","),
 		ResponseResultType: t.respResult,
-		ProtocolVersion:    "HTTP/" + strconv.Itoa(r.ProtoMajor) + "." + strconv.Itoa(r.ProtoMinor),
+		ProtocolVersion:    protocolVersion(r),
 		FLEEncryptedFields: -1,
 		DetailedResultType: t.detailed,
 		ContentLen:         -1,

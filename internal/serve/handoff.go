@@ -179,6 +179,10 @@ func (h *handoffConn) Close() error {
 // connection comes back for another request, errLeanHandoff when it was
 // closed, and net.ErrClosed when net/http no longer accepts connections.
 func (lc *leanConn) handoff(extent int64) error {
+	// Responses to earlier pipelined requests go first.
+	if err := lc.flush(); err != nil {
+		return err
+	}
 	h := newHandoff(lc.c, lc.br, extent)
 	_ = lc.c.SetReadDeadline(time.Time{}) // net/http sets its own
 	if !lc.s.h1ln.deliver(h) {

@@ -71,6 +71,8 @@ type leanConn struct {
 	// headDeadline: the read-header timeout bounds the head being read
 	// (set only when a head takes more than one read).
 	headDeadline bool
+	// lastMethod is the method of the connection's last request.
+	lastMethod string
 }
 
 // errLeanHandoff ends the lean engine's work on a connection that net/http
@@ -92,6 +94,9 @@ func (s *Server) serveLean(c *conn) {
 	// Responses go to c.Conn, bypassing conn.Write's reject check.
 	lc.out = make([]byte, 0, leanWriteSize)
 	err := lc.loop()
+	if !errors.Is(err, errLeanHandoff) {
+		_ = lc.flush() // what was answered before the connection ends
+	}
 	if !errors.Is(err, errLeanHandoff) {
 		_ = c.Close()
 	}
@@ -146,7 +151,13 @@ func (lc *leanConn) loop() error {
 // timeout.
 func (lc *leanConn) awaitRequest(first bool) error {
 	s := lc.s
-	if lc.br.Buffered() == 0 {
+	// As net/http: between requests, a connection that sends fewer than 4
+	// bytes before it ends or idles out is closed without an answer.
+	want := 4
+	if first {
+		want = 1
+	}
+	if lc.br.Buffered() < want {
 		wait := s.opt.IdleTimeout
 		if first {
 			wait = s.opt.ReadHeaderTimeout
@@ -155,11 +166,21 @@ func (lc *leanConn) awaitRequest(first bool) error {
 			return net.ErrClosed
 		}
 		_ = lc.c.SetReadDeadline(time.Now().Add(wait))
-		_, err := lc.br.Peek(1)
+		_, err := lc.br.Peek(want)
 		lc.setIdle(false)
 		if err != nil {
 			return err
 		}
+	}
+	if lc.lastMethod == http.MethodPost {
+		// net/http's tolerance for old clients that end a POST body
+		// with an extra CRLF: leading CR and LF bytes are dropped.
+		peek, _ := lc.br.Peek(4)
+		n := 0
+		for n < len(peek) && (peek[n] == '\r' || peek[n] == '\n') {
+			n++
+		}
+		_, _ = lc.br.Discard(n)
 	}
 	lc.headDeadline = false
 	return nil
@@ -241,9 +262,11 @@ func (lc *leanConn) parse(raw []byte) (*http.Request, int64) {
 	}
 	method, line, ok1 := strings.Cut(line, " ")
 	target, proto, ok2 := strings.Cut(line, " ")
+	lc.lastMethod = ""
 	if !ok1 || !ok2 || proto != "HTTP/1.1" || !validMethod(method) || target == "" || target[0] != '/' {
 		return nil, -1
 	}
+	lc.lastMethod = method
 	u, ok := parseTarget(target)
 	if !ok {
 		return nil, -1
@@ -417,10 +440,13 @@ func (lc *leanConn) serveFast(fh FastHandler, req *http.Request, extent int) (se
 		lc.c.responded()
 	}
 	w.finish()
-	if w.err == nil && lc.br.Buffered() == 0 {
+	keep = w.err == nil && !w.closeAfter
+	// A pipelined request already read is answered in the same write;
+	// anything else goes out now.
+	if w.err == nil && (lc.br.Buffered() == 0 || !keep) {
 		w.err = lc.flush()
 	}
-	return true, w.err == nil && !w.closeAfter
+	return true, keep && w.err == nil
 }
 
 // setIdle marks the connection idle (waiting for a request) or busy; it

@@ -80,7 +80,9 @@ func (w *leanResponse) WriteHeader(code int) {
 	}
 	w.wroteHeader = true
 	w.status = code
-	w.sent = w.header
+	// As net/http: the header is sent as it is now (a clone taken before
+	// an invalid Content-Length is dropped from the handler's map).
+	w.sent = w.header.Clone()
 	if cl := w.header.Get("Content-Length"); cl != "" {
 		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
 			w.cl = n
@@ -323,7 +325,14 @@ func appendHeaderLines(out []byte, h http.Header, skip headerSkip, keys []string
 		}
 		for _, v := range h[k] {
 			if strings.ContainsAny(v, "\r\n") {
-				v = strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ").Replace(v)
+				// As net/http's headerNewlineToSpace: each CR and LF
+				// becomes a space.
+				v = strings.Map(func(r rune) rune {
+					if r == '\r' || r == '\n' {
+						return ' '
+					}
+					return r
+				}, v)
 			}
 			v = strings.Trim(v, " \t")
 			out = append(out, k...)
