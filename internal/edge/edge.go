@@ -114,6 +114,7 @@ type Edge struct {
 	originSuites []uint16
 
 	bufs sync.Pool // *[]byte copy buffers
+	rids sync.Pool // *rand.ChaCha8 request-id generators (newRequestID)
 	hv   headerValues
 	// altSvc is the Alt-Svc value of HTTP/3 distributions (nil without an
 	// HTTP/3 listener).

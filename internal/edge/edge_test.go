@@ -735,7 +735,7 @@ func TestViewerTLSPolicy(t *testing.T) {
 func TestRequestIDFormat(t *testing.T) {
 	seen := map[string]bool{}
 	for range 100 {
-		id := newRequestID()
+		id := (&Edge{}).newRequestID()
 		if !ridRE.MatchString(id) || seen[id] {
 			t.Fatalf("bad or repeated id %q", id)
 		}

@@ -275,7 +275,7 @@ func (t *txn) refreshInBackground(p string, ent *cache.Entry) {
 		r.Header.Del(h)
 	}
 	bt := &txn{e: t.e, w: &discardResponse{h: http.Header{}}, r: r, https: t.https, start: t.start,
-		rid: newRequestID(), host: t.host, d: t.d, beh: t.beh}
+		rid: t.e.newRequestID(), host: t.host, d: t.d, beh: t.beh}
 	bt.c = cacheTxn{key: t.c.key, storeKey: t.c.storeKey, stale: ent, flight: fl, background: true}
 	key := t.c.key
 	go func() {

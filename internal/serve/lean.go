@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,7 +36,9 @@ type FastHandler interface {
 	// written nothing to w (not even a header): the request then goes to
 	// ServeHTTP. r has no body; its context carries the connection's
 	// ConnInfo and is not cancelled when the client goes away (a write
-	// fails instead). w supports Flush, not Hijack. A handler that panics
+	// fails instead). r, its URL and its Header are reused for the
+	// connection's next request: a handler that keeps any of them past
+	// its return must Clone r. w supports Flush, not Hijack. A handler that panics
 	// with http.ErrAbortHandler aborts the response, as with net/http.
 	ServeFast(w http.ResponseWriter, r *http.Request) bool
 }
@@ -51,8 +52,6 @@ const (
 	// with one write.
 	leanWriteSize = 8 << 10
 )
-
-var leanReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, leanReadSize) }}
 
 // leanConn is one HTTP/1.x connection on the lean engine.
 type leanConn struct {
@@ -73,6 +72,14 @@ type leanConn struct {
 	headDeadline bool
 	// lastMethod is the method of the connection's last request.
 	lastMethod string
+
+	// The request ServeFast gets, reused from one request to the next
+	// (its strings are not: each request's point into its own copy of
+	// the head).
+	req  http.Request
+	url  url.URL
+	hdr  http.Header
+	vals []string
 }
 
 // errLeanHandoff ends the lean engine's work on a connection that net/http
@@ -89,8 +96,12 @@ func (s *Server) serveLean(c *conn) {
 		return
 	}
 	defer s.removeLean(lc)
-	lc.br = leanReaders.Get().(*bufio.Reader)
-	lc.br.Reset(c)
+	if br, ok := s.leanReaders.Get().(*bufio.Reader); ok {
+		lc.br = br
+		lc.br.Reset(c)
+	} else {
+		lc.br = bufio.NewReaderSize(c, leanReadSize)
+	}
 	// Responses go to c.Conn, bypassing conn.Write's reject check.
 	lc.out = make([]byte, 0, leanWriteSize)
 	err := lc.loop()
@@ -103,7 +114,7 @@ func (s *Server) serveLean(c *conn) {
 	// A handed-off connection may still read lc.br: it is not pooled.
 	if !errors.Is(err, errLeanHandoff) {
 		lc.br.Reset(nil)
-		leanReaders.Put(lc.br)
+		s.leanReaders.Put(lc.br)
 	}
 }
 
@@ -267,11 +278,17 @@ func (lc *leanConn) parse(raw []byte) (*http.Request, int64) {
 		return nil, -1
 	}
 	lc.lastMethod = method
-	u, ok := parseTarget(target)
+	u, ok := parseTarget(target, &lc.url)
 	if !ok {
 		return nil, -1
 	}
-	h := make(http.Header, 8)
+	h := lc.hdr
+	if h == nil {
+		h = make(http.Header, 16)
+		lc.hdr = h
+	}
+	clear(h)
+	vals := lc.vals[:0]
 	var host string
 	hosts := 0
 	var fast = method == http.MethodGet || method == http.MethodHead
@@ -324,7 +341,10 @@ func (lc *leanConn) parse(raw []byte) (*http.Request, int64) {
 		if vs := h[key]; vs != nil {
 			h[key] = append(vs, value)
 		} else {
-			h[key] = []string{value}
+			// One backing array for the request's values; each slice
+			// has capacity 1, so an append copies rather than shares.
+			vals = append(vals, value)
+			h[key] = vals[len(vals)-1 : len(vals) : len(vals)]
 		}
 	}
 	if hosts != 1 || !httpguts.ValidHostHeader(host) {
@@ -339,7 +359,8 @@ func (lc *leanConn) parse(raw []byte) (*http.Request, int64) {
 			h["Cache-Control"] = []string{"no-cache"}
 		}
 	}
-	r := new(http.Request)
+	lc.vals = vals
+	r := &lc.req
 	*r = *lc.tmpl
 	r.Method = method
 	r.URL = u
@@ -355,8 +376,8 @@ func (lc *leanConn) parse(raw []byte) (*http.Request, int64) {
 }
 
 // parseTarget parses an origin-form request target as
-// url.ParseRequestURI does, without its allocations for a plain path.
-func parseTarget(target string) (*url.URL, bool) {
+// url.ParseRequestURI does, into u (without allocating) for a plain path.
+func parseTarget(target string, u *url.URL) (*url.URL, bool) {
 	path, query, hasQuery := strings.Cut(target, "?")
 	plain := !strings.ContainsAny(path, "%#") && !strings.Contains(query, "#")
 	if plain {
@@ -371,7 +392,8 @@ func parseTarget(target string) (*url.URL, bool) {
 		u, err := url.ParseRequestURI(target)
 		return u, err == nil
 	}
-	return &url.URL{Path: path, RawQuery: query, ForceQuery: hasQuery && query == ""}, true
+	*u = url.URL{Path: path, RawQuery: query, ForceQuery: hasQuery && query == ""}
+	return u, true
 }
 
 // validMethod reports whether m is an HTTP token (as net/http requires).
@@ -411,8 +433,7 @@ func parseContentLength(v string) (int64, bool) {
 // fh answered, and left for net/http otherwise.
 func (lc *leanConn) serveFast(fh FastHandler, req *http.Request, extent int) (served, keep bool) {
 	s := lc.s
-	s.handlers.Add(1)
-	defer s.handlers.Done()
+	// (Shutdown waits for the lean connection, so for this request.)
 	w := &lc.resp
 	w.reset(lc, req)
 	defer func() {

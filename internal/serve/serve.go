@@ -136,6 +136,7 @@ type Server struct {
 	leans       map[*leanConn]struct{} // connections on the lean engine
 	leanWG      sync.WaitGroup
 	dateVal     atomic.Pointer[dateCache]
+	leanReaders sync.Pool      // *bufio.Reader of lean connections
 	workers     sync.WaitGroup // accept loop, handshakes, HTTP/2 connections
 
 	// base is the parent of every connection's and request's context; it is
