@@ -27,6 +27,7 @@ import (
 	"github.com/kumo-dev/kumo/internal/metrics"
 	"github.com/kumo-dev/kumo/internal/model"
 	"github.com/kumo-dev/kumo/internal/serve"
+	"github.com/kumo-dev/kumo/internal/upstream"
 )
 
 // Certs gives the TLS certificate to serve for a modeled certificate;
@@ -88,7 +89,10 @@ type LoadBalancer struct {
 	groups    map[*model.TargetGroup]*targetGroup
 	groupList []*targetGroup
 
-	httpTransport  *http.Transport
+	httpTransport *http.Transport
+	// leanTransport takes the plain-HTTP, HTTP/1 requests without a body
+	// (package upstream); httpTransport the others.
+	leanTransport  *upstream.Transport
 	httpsTransport *http.Transport
 
 	pages lbPages
@@ -145,6 +149,7 @@ func New(cfg Config, prev *LoadBalancer) (*LoadBalancer, error) {
 		connectTimeout = cfg.connectTimeout
 	}
 	lb.httpTransport = newTargetTransport(connectTimeout, lb.idleTimeout, nil)
+	lb.leanTransport = newLeanTargetTransport(connectTimeout, lb.idleTimeout)
 	lb.httpsTransport = newTargetTransport(connectTimeout, lb.idleTimeout, targetTLSConfig())
 	lb.h2 = newH2Transports(connectTimeout, lb.idleTimeout)
 	lb.sticky = newStickyKeys(prev)
@@ -254,6 +259,7 @@ func (lb *LoadBalancer) Close() {
 
 func (lb *LoadBalancer) closeTransports() {
 	lb.httpTransport.CloseIdleConnections()
+	lb.leanTransport.Close()
 	lb.httpsTransport.CloseIdleConnections()
 	lb.h2.close()
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/kumo-dev/kumo/internal/accesslog"
 	"github.com/kumo-dev/kumo/internal/model"
 	"github.com/kumo-dev/kumo/internal/serve"
+	"github.com/kumo-dev/kumo/internal/upstream"
 )
 
 // Failure is a named way a request can fail inside the load balancer
@@ -99,17 +100,35 @@ type dialError struct{ err error }
 func (e *dialError) Error() string { return "dial target: " + e.err.Error() }
 func (e *dialError) Unwrap() error { return e.err }
 
-func newTargetTransport(connectTimeout, idle time.Duration, tlsConf *tls.Config) *http.Transport {
+// targetDialer dials targets: connect timeout, keep-alives, and failures
+// marked as dialError for classifyTargetError.
+func targetDialer(connectTimeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	d := &net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, &dialError{err}
+		}
+		return c, nil
+	}
+}
+
+// newLeanTargetTransport is the lean HTTP/1.1 client (package upstream)
+// for plain-HTTP targets and requests without a body: the same dialer,
+// idle timeout and 32 KB response-header limit as newTargetTransport.
+func newLeanTargetTransport(connectTimeout, idle time.Duration) *upstream.Transport {
+	return &upstream.Transport{
+		Dial:                   targetDialer(connectTimeout),
+		MaxIdlePerHost:         256,
+		IdleTimeout:            idle,
+		MaxResponseHeaderBytes: 32 << 10, // alb.md §4.5 → 502
+	}
+}
+
+func newTargetTransport(connectTimeout, idle time.Duration, tlsConf *tls.Config) *http.Transport {
 	return &http.Transport{
-		Proxy: nil, // never through an environment proxy
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := d.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, &dialError{err}
-			}
-			return c, nil
-		},
+		Proxy:                  nil, // never through an environment proxy
+		DialContext:            targetDialer(connectTimeout),
 		TLSClientConfig:        tlsConf,
 		TLSHandshakeTimeout:    connectTimeout, // alb.md §2.4: 10 s → 502
 		DisableCompression:     true,
@@ -206,6 +225,16 @@ func (l *listener) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	ex.finish(r)
 }
 
+// ServeFast implements serve.FastHandler: the listener serves every request
+// serve's lean HTTP/1.1 engine offers it (no body, no upgrade) exactly as
+// through net/http, with a request context that ends when the client goes
+// away (serve.WatchClient), which the 460 and the target request's
+// cancellation rely on.
+func (l *listener) ServeFast(w http.ResponseWriter, r *http.Request) bool {
+	l.ServeHTTP(w, r.WithContext(serve.WatchClient(r)))
+	return true
+}
+
 // writeGenerated writes an LB-generated response (alb.md §2.3, §5.3).
 func (lb *LoadBalancer) writeGenerated(w *responseCounter, r *http.Request, status int, contentType, body string) {
 	setLBHeaders(w.Header(), r, contentType, len(body), lb.now())
@@ -273,7 +302,11 @@ func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.Addr) {
 	if tg.opts.protocolVersion != ProtocolVersionHTTP1 && strings.Contains(r.Header.Get("Te"), "trailers") {
 		out.Header["Te"] = []string{"trailers"} // gRPC needs it end to end
 	}
-	resp, err := lb.roundTripper(tg).RoundTrip(out)
+	rt := lb.roundTripper(tg)
+	if rt == http.RoundTripper(lb.httpTransport) && r.Header["Upgrade"] == nil && upstream.Supported(out) {
+		rt = lb.leanTransport
+	}
+	resp, err := rt.RoundTrip(out)
 	gotResp := lb.now()
 	wroteNanos := ex.wrote.Load()
 	if wroteNanos != 0 {

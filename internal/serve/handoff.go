@@ -188,6 +188,11 @@ func (lc *leanConn) handoff(extent int64) error {
 	if !lc.s.h1ln.deliver(h) {
 		return net.ErrClosed
 	}
+	if extent < 0 {
+		// net/http (or a handler that takes the connection over) owns
+		// it for good: Shutdown no longer waits for it as a lean one.
+		lc.s.removeLean(lc)
+	}
 	if !<-h.done {
 		return errLeanHandoff
 	}

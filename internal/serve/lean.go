@@ -73,6 +73,13 @@ type leanConn struct {
 	// lastMethod is the method of the connection's last request.
 	lastMethod string
 
+	// extent is the length of the request ServeFast is serving; the
+	// watch fields are WatchClient's (watchDone nil: no watch).
+	extent       int
+	watchDone    chan struct{}
+	watchCancel  context.CancelCauseFunc
+	watchAborted atomic.Bool
+
 	// The request ServeFast gets, reused from one request to the next
 	// (its strings are not: each request's point into its own copy of
 	// the head).
@@ -89,7 +96,7 @@ var errLeanHandoff = errors.New("serve: connection handed to net/http")
 // serveLean runs the lean engine on c until the connection ends.
 func (s *Server) serveLean(c *conn) {
 	lc := &leanConn{s: s, c: c, raddr: c.info.Remote.String()}
-	lc.ctx = context.WithValue(WithConnInfo(s.base, c.info), plainConnKey{}, c)
+	lc.ctx = context.WithValue(context.WithValue(WithConnInfo(s.base, c.info), plainConnKey{}, c), leanKey{}, lc)
 	lc.tmpl = (&http.Request{}).WithContext(lc.ctx)
 	if !s.addLean(lc) {
 		_ = c.Close()
@@ -436,9 +443,12 @@ func (lc *leanConn) serveFast(fh FastHandler, req *http.Request, extent int) (se
 	// (Shutdown waits for the lean connection, so for this request.)
 	w := &lc.resp
 	w.reset(lc, req)
+	lc.extent = extent
+	defer lc.stopWatch()
 	defer func() {
 		if v := recover(); v != nil {
 			served, keep = true, false
+			lc.stopWatch()
 			_, _ = lc.br.Discard(extent)
 			if v != http.ErrAbortHandler {
 				s.log.Error("serve: panic serving request", "client", lc.raddr, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
@@ -446,7 +456,9 @@ func (lc *leanConn) serveFast(fh FastHandler, req *http.Request, extent int) (se
 			_ = lc.flush()
 		}
 	}()
-	if !fh.ServeFast(w, req) {
+	ok := fh.ServeFast(w, req)
+	lc.stopWatch() // before anything reads lc.br again
+	if !ok {
 		if w.wroteHeader {
 			// A broken FastHandler: the response started.
 			s.log.Error("serve: ServeFast declined after writing; closing the connection", "client", lc.raddr)
@@ -469,6 +481,60 @@ func (lc *leanConn) serveFast(fh FastHandler, req *http.Request, extent int) (se
 	}
 	return true, keep && w.err == nil
 }
+
+type leanKey struct{}
+
+// ErrClientGone is the cause of a WatchClient context that ended because
+// the client closed its connection (or it failed).
+var ErrClientGone = errors.New("serve: client went away")
+
+// WatchClient returns a context for r that ends, with cause ErrClientGone,
+// when the client goes away while r is served, as net/http's request
+// contexts do. On the lean engine this costs a background read for the
+// request, so ServeFast calls it only where it matters (a proxied request);
+// for a request net/http serves it returns r's own context.
+func WatchClient(r *http.Request) context.Context {
+	lc, ok := r.Context().Value(leanKey{}).(*leanConn)
+	if !ok || lc.watchDone != nil {
+		return r.Context()
+	}
+	ctx, cancel := context.WithCancelCause(r.Context())
+	lc.watchCancel = cancel
+	if lc.br.Buffered() > lc.extent || lc.extent+1 > leanReadSize {
+		// The next request is already here: the client is alive.
+		lc.watchDone = make(chan struct{})
+		close(lc.watchDone)
+		return ctx
+	}
+	lc.watchAborted.Store(false)
+	done := make(chan struct{})
+	lc.watchDone = done
+	want := lc.extent + 1
+	go func() {
+		defer close(done)
+		if _, err := lc.br.Peek(want); err != nil && !lc.watchAborted.Load() {
+			cancel(ErrClientGone)
+		}
+	}()
+	return ctx
+}
+
+// stopWatch ends WatchClient's background read (with a read deadline in
+// the past, as net/http aborts its own) and the request's context.
+func (lc *leanConn) stopWatch() {
+	if lc.watchDone == nil {
+		return
+	}
+	lc.watchAborted.Store(true)
+	_ = lc.c.SetReadDeadline(aLongTimeAgo)
+	<-lc.watchDone
+	_ = lc.c.SetReadDeadline(time.Time{})
+	lc.watchCancel(context.Canceled)
+	lc.watchDone, lc.watchCancel = nil, nil
+}
+
+// aLongTimeAgo is a read deadline that has passed.
+var aLongTimeAgo = time.Unix(1, 0)
 
 // setIdle marks the connection idle (waiting for a request) or busy; it
 // reports false when the server is shutting down and the connection must
@@ -495,11 +561,15 @@ func (s *Server) addLean(lc *leanConn) bool {
 	return true
 }
 
+// removeLean forgets lc (once; later calls do nothing).
 func (s *Server) removeLean(lc *leanConn) {
 	s.mu.Lock()
+	_, ok := s.leans[lc]
 	delete(s.leans, lc)
 	s.mu.Unlock()
-	s.leanWG.Done()
+	if ok {
+		s.leanWG.Done()
+	}
 }
 
 // closeIdleLeansLocked closes the lean connections waiting for a request

@@ -105,6 +105,15 @@ func respond(w http.ResponseWriter, r *http.Request) {
 		w.Header()["X-Bad"] = []string{"a\r\nInjected: yes"}
 		w.Header()["Bad Name"] = []string{"v"}
 		io.WriteString(w, "ok")
+	case "/trailers":
+		w.Header().Set("Trailer", "X-Sum, X-Unset")
+		io.WriteString(w, "body")
+		w.Header().Set("X-Sum", "42")
+		w.Header().Set(http.TrailerPrefix+"X-Late", "late")
+	case "/trailers-cl":
+		w.Header().Set("Content-Length", "4")
+		io.WriteString(w, "body")
+		w.Header().Set(http.TrailerPrefix+"X-Late", "ignored")
 	case "/abort":
 		io.WriteString(w, "partial")
 		panic(http.ErrAbortHandler)
@@ -177,7 +186,7 @@ const lastReq = "GET /plain HTTP/1.1\r\nHost: svc.example.com\r\nConnection: clo
 func TestLeanMatchesNetHTTP(t *testing.T) {
 	lean, ref, h := leanPair(t)
 	paths := []string{"/plain", "/empty", "/big", "/cl", "/short", "/long", "/badcl", "/nocontent", "/notmod",
-		"/sniff", "/flush", "/close", "/early", "/status", "/crlf", "/abort", "/missing", "/plain?a=1&b=%zz", "/p%41th", "/plain?"}
+		"/sniff", "/flush", "/close", "/early", "/status", "/crlf", "/abort", "/trailers", "/trailers-cl", "/missing", "/plain?a=1&b=%zz", "/p%41th", "/plain?"}
 	var cases []string
 	for _, p := range paths {
 		for _, slow := range []string{"", "/slow"} {

@@ -185,7 +185,9 @@ func (w *leanResponse) finish() {
 		w.pending = w.pending[:0]
 	}
 	if w.chunked && w.err == nil {
-		w.lc.out = append(w.lc.out, "0\r\n\r\n"...)
+		w.lc.out = append(w.lc.out, "0\r\n"...)
+		w.lc.out = w.appendTrailers(w.lc.out)
+		w.lc.out = append(w.lc.out, "\r\n"...)
 	}
 	if !w.isHead && w.cl != -1 && bodyAllowedForStatus(w.status) && w.cl != w.written {
 		w.closeAfter = true // the client cannot tell where this response ends
@@ -205,7 +207,13 @@ func (w *leanResponse) sendHead(p []byte, final bool) {
 	_, hasCLHeader := h["Content-Length"]
 	var setCL, setCT, setConn, setTE string
 	bodyAllowed := bodyAllowedForStatus(code)
-	if final && !hasTE && bodyAllowed && !hasCLHeader && (!w.isHead || len(p) > 0) {
+	trailers := len(h["Trailer"]) > 0
+	for k := range h {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			trailers = true
+		}
+	}
+	if final && !trailers && !hasTE && bodyAllowed && !hasCLHeader && (!w.isHead || len(p) > 0) {
 		w.cl = int64(len(p))
 		setCL = strconv.Itoa(len(p))
 	}
@@ -263,6 +271,37 @@ func (w *leanResponse) sendHead(p []byte, final bool) {
 	lc.out = append(out, "\r\n"...)
 }
 
+// appendTrailers appends the trailer lines of a chunked response, as
+// net/http's finalTrailers: the values, as the handler left them, of the
+// names declared in the Trailer header and of every "Trailer:"-prefixed key.
+func (w *leanResponse) appendTrailers(out []byte) []byte {
+	var t http.Header
+	for k, vv := range w.header {
+		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
+			if t == nil {
+				t = make(http.Header)
+			}
+			t[name] = vv
+		}
+	}
+	for _, v := range w.sent["Trailer"] {
+		for name := range strings.SplitSeq(v, ",") {
+			name = http.CanonicalHeaderKey(strings.Trim(name, " \t"))
+			if vv, ok := w.header[name]; ok && name != "" {
+				if t == nil {
+					t = make(http.Header)
+				}
+				t[name] = vv
+			}
+		}
+	}
+	if t == nil {
+		return out
+	}
+	out, w.keys = appendHeaderLines(out, t, 0, w.keys)
+	return out
+}
+
 // headerSkip is a set of header names the head leaves out.
 type headerSkip uint8
 
@@ -314,7 +353,7 @@ func (w *leanResponse) appendHeader(out []byte, h http.Header, skip headerSkip) 
 func appendHeaderLines(out []byte, h http.Header, skip headerSkip, keys []string) ([]byte, []string) {
 	keys = keys[:0]
 	for k := range h {
-		if !skip.has(k) {
+		if !skip.has(k) && !strings.HasPrefix(k, http.TrailerPrefix) {
 			keys = append(keys, k)
 		}
 	}

@@ -1,0 +1,378 @@
+// Package upstream owns kumo's lean HTTP/1.1 client: the connection pool and
+// round trip the load balancer uses toward plain-HTTP targets for requests
+// without a body.
+//
+// It exists because net/http's Transport spends, per request, two goroutine
+// hand-offs (its read and write loops) and several channel operations on
+// top of the socket work; a proxy that answers from the same goroutine that
+// writes the request does not. A Transport here runs the whole exchange on
+// the caller's goroutine: it takes an idle connection (or dials), writes the
+// request with one write, reads the response head with net/http's own
+// parser (http.ReadResponse), and hands the connection back to the pool
+// when the caller has read the body to its end.
+//
+// What it sends is what net/http's Transport sends for the same request
+// (request line, Host, User-Agent, then the other headers sorted, values
+// sanitised), so that a target sees no difference. Requests it does not
+// take (a body, an upgrade, another scheme) are refused with
+// ErrNotSupported before anything is sent, for the caller to use
+// net/http's Transport instead.
+package upstream
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// ErrNotSupported is returned, before anything is sent, for a request the
+// lean client does not take.
+var ErrNotSupported = errors.New("upstream: request not supported by the lean client")
+
+// Transport is a pool of HTTP/1.1 connections and the round trip over
+// them. The zero value is not usable: Dial must be set. It is safe for
+// concurrent use.
+type Transport struct {
+	// Dial opens a connection to addr ("host:port").
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// MaxIdlePerHost bounds the idle connections kept per address
+	// (0: 256).
+	MaxIdlePerHost int
+	// IdleTimeout closes a connection idle that long (0: 90 s).
+	IdleTimeout time.Duration
+	// MaxResponseHeaderBytes bounds a response head (0: 32 KiB); a longer
+	// one fails the round trip with an error saying "headers exceeded".
+	MaxResponseHeaderBytes int64
+
+	mu     sync.Mutex
+	idle   map[string][]*pconn
+	closed bool
+}
+
+// pconn is one connection to a target.
+type pconn struct {
+	t      *Transport
+	addr   string
+	conn   net.Conn
+	lim    io.LimitedReader // between br and conn: bounds the response head
+	br     *bufio.Reader
+	wbuf   []byte
+	keys   []string
+	idleAt time.Time
+}
+
+const (
+	defaultMaxIdle       = 256
+	defaultIdleTimeout   = 90 * time.Second
+	defaultMaxHeaderSize = 32 << 10
+	unlimited            = 1 << 62
+)
+
+// Supported reports whether req is one the lean client takes: plain HTTP,
+// no body, no upgrade.
+func Supported(req *http.Request) bool {
+	if req.URL == nil || req.URL.Scheme != "http" || req.URL.Host == "" {
+		return false
+	}
+	if req.Body != nil && req.Body != http.NoBody || req.ContentLength != 0 {
+		return false
+	}
+	if len(req.TransferEncoding) > 0 || len(req.Trailer) > 0 || req.Close {
+		return false
+	}
+	if _, ok := req.Header["Upgrade"]; ok {
+		return false
+	}
+	return true
+}
+
+// RoundTrip sends req and returns the response, whose Body must be read to
+// its end (or closed) for the connection to be reused. A connection taken
+// from the pool that turns out closed by the target before anything was
+// read is replaced once, as net/http's Transport does for requests without
+// a body. When req's context ends, the connection is closed and the round
+// trip (or the body read) fails.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !Supported(req) {
+		return nil, ErrNotSupported
+	}
+	ctx := req.Context()
+	addr := req.URL.Host
+	trace := httptrace.ContextClientTrace(ctx)
+	for attempt := 0; ; attempt++ {
+		pc, reused, err := t.get(ctx, addr)
+		if err != nil {
+			return nil, err
+		}
+		stop := context.AfterFunc(ctx, func() { _ = pc.conn.Close() })
+		resp, readAny, err := pc.roundTrip(req, trace)
+		if err == nil {
+			b := &body{pc: pc, rc: resp.Body, stop: stop, keep: !resp.Close}
+			if resp.Body == http.NoBody {
+				b.finish(true) // nothing to read: the connection is free now
+			} else {
+				resp.Body = b
+			}
+			return resp, nil
+		}
+		stop()
+		_ = pc.conn.Close()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("upstream: %w (%w)", context.Cause(ctx), err)
+		}
+		if reused && !readAny && attempt == 0 {
+			continue // the target had closed the idle connection
+		}
+		return nil, err
+	}
+}
+
+// get returns an idle connection to addr, or a new one.
+func (t *Transport) get(ctx context.Context, addr string) (*pconn, bool, error) {
+	idleTimeout := t.IdleTimeout
+	if idleTimeout <= 0 {
+		idleTimeout = defaultIdleTimeout
+	}
+	now := time.Now()
+	t.mu.Lock()
+	list := t.idle[addr]
+	for len(list) > 0 {
+		pc := list[len(list)-1]
+		list = list[:len(list)-1]
+		if now.Sub(pc.idleAt) < idleTimeout {
+			t.idle[addr] = list
+			t.mu.Unlock()
+			return pc, true, nil
+		}
+		_ = pc.conn.Close()
+	}
+	if t.idle != nil {
+		t.idle[addr] = list
+	}
+	t.mu.Unlock()
+	c, err := t.Dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, false, err
+	}
+	pc := &pconn{t: t, addr: addr, conn: c, wbuf: make([]byte, 0, 1024)}
+	pc.lim.R = c
+	pc.lim.N = unlimited
+	pc.br = bufio.NewReaderSize(&pc.lim, 4096)
+	return pc, false, nil
+}
+
+// put returns a connection whose exchange is complete to the pool.
+func (t *Transport) put(pc *pconn) {
+	maxIdle := t.MaxIdlePerHost
+	if maxIdle <= 0 {
+		maxIdle = defaultMaxIdle
+	}
+	pc.idleAt = time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed || len(t.idle[pc.addr]) >= maxIdle || pc.br.Buffered() > 0 {
+		_ = pc.conn.Close()
+		return
+	}
+	if t.idle == nil {
+		t.idle = make(map[string][]*pconn)
+	}
+	t.idle[pc.addr] = append(t.idle[pc.addr], pc)
+}
+
+// CloseIdleConnections closes every idle connection.
+func (t *Transport) CloseIdleConnections() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for addr, list := range t.idle {
+		for _, pc := range list {
+			_ = pc.conn.Close()
+		}
+		delete(t.idle, addr)
+	}
+}
+
+// Close closes every idle connection and keeps no connection from now on.
+func (t *Transport) Close() {
+	t.CloseIdleConnections()
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
+}
+
+// roundTrip writes req and reads the response head. readAny reports
+// whether any byte of a response arrived.
+func (pc *pconn) roundTrip(req *http.Request, trace *httptrace.ClientTrace) (resp *http.Response, readAny bool, err error) {
+	pc.wbuf = pc.appendRequest(pc.wbuf[:0], req)
+	if _, err := pc.conn.Write(pc.wbuf); err != nil {
+		return nil, false, fmt.Errorf("upstream: write request: %w", err)
+	}
+	if trace != nil && trace.WroteHeaders != nil {
+		trace.WroteHeaders()
+	}
+	if trace != nil && trace.WroteRequest != nil {
+		trace.WroteRequest(httptrace.WroteRequestInfo{})
+	}
+	maxHead := pc.t.MaxResponseHeaderBytes
+	if maxHead <= 0 {
+		maxHead = defaultMaxHeaderSize
+	}
+	for {
+		if _, err := pc.br.Peek(1); err != nil {
+			return nil, false, fmt.Errorf("upstream: read response: %w", err)
+		}
+		pc.lim.N = maxHead - int64(pc.br.Buffered())
+		if pc.lim.N < 0 {
+			pc.lim.N = 0
+		}
+		resp, err = http.ReadResponse(pc.br, req)
+		exhausted := pc.lim.N == 0
+		pc.lim.N = unlimited
+		if err != nil {
+			if exhausted {
+				return nil, true, fmt.Errorf("upstream: server response headers exceeded %d bytes", maxHead)
+			}
+			return nil, true, fmt.Errorf("upstream: malformed response: %w", err)
+		}
+		if resp.StatusCode >= 100 && resp.StatusCode <= 199 && resp.StatusCode != http.StatusSwitchingProtocols {
+			if trace != nil && trace.Got1xxResponse != nil {
+				if err := trace.Got1xxResponse(resp.StatusCode, map[string][]string(resp.Header)); err != nil {
+					return nil, true, err
+				}
+			}
+			continue // an interim response: the final one follows
+		}
+		if resp.StatusCode == http.StatusSwitchingProtocols {
+			return nil, true, errors.New("upstream: unexpected 101 Switching Protocols to a request without Upgrade")
+		}
+		return resp, true, nil
+	}
+}
+
+// excluded are the headers net/http's request writer leaves out of the
+// header block (it writes Host and User-Agent first itself).
+func excluded(k string) bool {
+	switch k {
+	case "Host", "User-Agent", "Content-Length", "Transfer-Encoding", "Trailer":
+		return true
+	}
+	return false
+}
+
+// appendRequest serialises req as net/http's Request.write does for a
+// request without a body sent to a server (not a proxy): request line,
+// Host, User-Agent (none when the header holds ""), the other headers
+// sorted with line breaks turned into spaces and values trimmed, and the
+// blank line.
+func (pc *pconn) appendRequest(b []byte, req *http.Request) []byte {
+	b = append(b, req.Method...)
+	b = append(b, ' ')
+	b = append(b, req.URL.RequestURI()...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	b = append(b, sanitize(host)...)
+	b = append(b, "\r\n"...)
+	ua := "Go-http-client/1.1"
+	if v, ok := req.Header["User-Agent"]; ok {
+		ua = ""
+		if len(v) > 0 {
+			ua = v[0]
+		}
+	}
+	if ua != "" {
+		b = append(b, "User-Agent: "...)
+		b = append(b, sanitize(ua)...)
+		b = append(b, "\r\n"...)
+	}
+	keys := pc.keys[:0]
+	for k := range req.Header {
+		if !excluded(k) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if !httpguts.ValidHeaderFieldName(k) {
+			continue
+		}
+		for _, v := range req.Header[k] {
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = append(b, sanitize(v)...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	pc.keys = keys
+	return append(b, "\r\n"...)
+}
+
+// sanitize turns CR and LF into spaces and trims spaces and tabs, as
+// net/http does to header values it writes.
+func sanitize(v string) string {
+	if strings.ContainsAny(v, "\r\n") {
+		v = strings.Map(func(r rune) rune {
+			if r == '\r' || r == '\n' {
+				return ' '
+			}
+			return r
+		}, v)
+	}
+	return strings.Trim(v, " \t")
+}
+
+// body is a response body on a pooled connection: at its end the
+// connection goes back to the pool; closed early, the connection is closed.
+type body struct {
+	pc   *pconn
+	rc   io.ReadCloser
+	stop func() bool
+	keep bool
+	done bool
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	n, err := b.rc.Read(p)
+	if err == io.EOF {
+		b.finish(true)
+	} else if err != nil {
+		b.finish(false)
+	}
+	return n, err
+}
+
+// Close ends the exchange; a body not read to its end closes the
+// connection.
+func (b *body) Close() error {
+	b.finish(false)
+	return nil
+}
+
+func (b *body) finish(complete bool) {
+	if b.done {
+		return
+	}
+	b.done = true
+	stillOpen := b.stop() // false: the context ended and closed the connection
+	if complete && stillOpen && b.keep {
+		b.pc.t.put(b.pc)
+		return
+	}
+	_ = b.pc.conn.Close()
+}
