@@ -409,7 +409,7 @@ func (e *Edge) Close() {
 			d.store.Drop()
 		}
 		for _, o := range d.origins {
-			o.transport.CloseIdleConnections()
+			o.close()
 		}
 	}
 }

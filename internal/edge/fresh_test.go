@@ -236,7 +236,7 @@ func TestStaleIfError(t *testing.T) {
 			ev.clock.Advance(tc.advance)
 			if tc.originErr == -2 {
 				ev.res.Set("origin.example.com", "nolistener")
-				ev.edge.dists[0].origins["o1"].transport.CloseIdleConnections()
+				ev.edge.dists[0].origins["o1"].closeIdle()
 			} else {
 				v.set(func(v *versioned) { v.status = tc.originErr })
 			}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kumo-dev/kumo/internal/model"
+	"github.com/kumo-dev/kumo/internal/upstream"
 )
 
 // Origin defaults (cloudfront.md §3.1, §7) used when the model leaves a field zero.
@@ -34,13 +35,16 @@ const (
 
 // origin is one distribution origin with its connection pool.
 type origin struct {
-	m                *model.Origin
-	e                *Edge
-	attempts         int
-	connectTimeout   time.Duration
-	readTimeout      time.Duration
-	minTLS, maxTLS   uint16
-	transport        *http.Transport
+	m              *model.Origin
+	e              *Edge
+	attempts       int
+	connectTimeout time.Duration
+	readTimeout    time.Duration
+	minTLS, maxTLS uint16
+	transport      *http.Transport
+	// lean takes the plain-HTTP requests without a body (package
+	// upstream); transport the others.
+	lean             *upstream.Transport
 	domainLowerCased string
 }
 
@@ -97,7 +101,25 @@ func newOrigin(e *Edge, m *model.Origin) (*origin, error) {
 		IdleConnTimeout:        keepalive,
 		MaxResponseHeaderBytes: maxOriginResponseHeader,
 	}
+	o.lean = &upstream.Transport{
+		Dial:                   o.dialPlain,
+		MaxIdlePerHost:         maxIdlePerOrigin,
+		IdleTimeout:            keepalive,
+		MaxResponseHeaderBytes: maxOriginResponseHeader,
+	}
 	return o, nil
+}
+
+// closeIdle closes the origin's idle connections.
+func (o *origin) closeIdle() {
+	o.transport.CloseIdleConnections()
+	o.lean.CloseIdleConnections()
+}
+
+// close closes the idle connections and keeps none from now on.
+func (o *origin) close() {
+	o.transport.CloseIdleConnections()
+	o.lean.Close()
 }
 
 // OriginTLSVersions implements cloudfront.md §2.1 for OriginSSLProtocols: the
@@ -380,7 +402,11 @@ func (o *origin) roundTrip(ctx context.Context, req *http.Request) (*http.Respon
 		actx, cancel := context.WithCancelCause(ctx)
 		w := newReadWatch(o.readTimeout, cancel)
 		trace := &httptrace.ClientTrace{WroteRequest: w.wroteRequest}
-		resp, err := o.transport.RoundTrip(req.WithContext(httptrace.WithClientTrace(actx, trace)))
+		rt := http.RoundTripper(o.transport)
+		if upstream.Supported(req) {
+			rt = o.lean
+		}
+		resp, err := rt.RoundTrip(req.WithContext(httptrace.WithClientTrace(actx, trace)))
 		w.responded.Store(true)
 		w.timer.Stop()
 		if err == nil {

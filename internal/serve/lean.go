@@ -77,6 +77,7 @@ type leanConn struct {
 	// watch fields are WatchClient's (watchDone nil: no watch).
 	extent       int
 	watchDone    chan struct{}
+	watchCtx     context.Context
 	watchCancel  context.CancelCauseFunc
 	watchAborted atomic.Bool
 
@@ -495,11 +496,14 @@ var ErrClientGone = errors.New("serve: client went away")
 // for a request net/http serves it returns r's own context.
 func WatchClient(r *http.Request) context.Context {
 	lc, ok := r.Context().Value(leanKey{}).(*leanConn)
-	if !ok || lc.watchDone != nil {
+	if !ok {
 		return r.Context()
 	}
+	if lc.watchDone != nil {
+		return lc.watchCtx
+	}
 	ctx, cancel := context.WithCancelCause(r.Context())
-	lc.watchCancel = cancel
+	lc.watchCtx, lc.watchCancel = ctx, cancel
 	if lc.br.Buffered() > lc.extent || lc.extent+1 > leanReadSize {
 		// The next request is already here: the client is alive.
 		lc.watchDone = make(chan struct{})
@@ -530,7 +534,7 @@ func (lc *leanConn) stopWatch() {
 	<-lc.watchDone
 	_ = lc.c.SetReadDeadline(time.Time{})
 	lc.watchCancel(context.Canceled)
-	lc.watchDone, lc.watchCancel = nil, nil
+	lc.watchDone, lc.watchCtx, lc.watchCancel = nil, nil, nil
 }
 
 // aLongTimeAgo is a read deadline that has passed.

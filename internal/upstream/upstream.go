@@ -70,6 +70,9 @@ type pconn struct {
 	wbuf   []byte
 	keys   []string
 	idleAt time.Time
+	// idleTimer closes the connection when it stays idle in the pool for
+	// the idle timeout.
+	idleTimer *time.Timer
 }
 
 const (
@@ -107,12 +110,18 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !Supported(req) {
 		return nil, ErrNotSupported
 	}
+	if err := validate(req); err != nil {
+		return nil, err
+	}
 	ctx := req.Context()
 	addr := req.URL.Host
 	trace := httptrace.ContextClientTrace(ctx)
 	for attempt := 0; ; attempt++ {
 		pc, reused, err := t.get(ctx, addr)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("upstream: %w (%w)", context.Cause(ctx), err)
+			}
 			return nil, err
 		}
 		stop := context.AfterFunc(ctx, func() { _ = pc.conn.Close() })
@@ -138,6 +147,22 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
+// validate refuses, as net/http's Transport does before it sends anything,
+// a header name or value that cannot be written.
+func validate(req *http.Request) error {
+	for k, vv := range req.Header {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return fmt.Errorf("net/http: invalid header field name %q", k)
+		}
+		for _, v := range vv {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return fmt.Errorf("net/http: invalid header field value for %q", k)
+			}
+		}
+	}
+	return nil
+}
+
 // get returns an idle connection to addr, or a new one.
 func (t *Transport) get(ctx context.Context, addr string) (*pconn, bool, error) {
 	idleTimeout := t.IdleTimeout
@@ -150,7 +175,7 @@ func (t *Transport) get(ctx context.Context, addr string) (*pconn, bool, error) 
 	for len(list) > 0 {
 		pc := list[len(list)-1]
 		list = list[:len(list)-1]
-		if now.Sub(pc.idleAt) < idleTimeout {
+		if now.Sub(pc.idleAt) < idleTimeout && pc.idleTimer.Stop() {
 			t.idle[addr] = list
 			t.mu.Unlock()
 			return pc, true, nil
@@ -178,9 +203,24 @@ func (t *Transport) put(pc *pconn) {
 	if maxIdle <= 0 {
 		maxIdle = defaultMaxIdle
 	}
+	idleTimeout := t.IdleTimeout
+	if idleTimeout <= 0 {
+		idleTimeout = defaultIdleTimeout
+	}
 	pc.idleAt = time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	// The oldest idle connections come first: close those past the idle
+	// timeout, so that a target's pool does not keep dead sockets open.
+	list := t.idle[pc.addr]
+	n := 0
+	for n < len(list) && pc.idleAt.Sub(list[n].idleAt) >= idleTimeout {
+		_ = list[n].conn.Close()
+		n++
+	}
+	if n > 0 {
+		t.idle[pc.addr] = append(list[:0], list[n:]...)
+	}
 	if t.closed || len(t.idle[pc.addr]) >= maxIdle || pc.br.Buffered() > 0 {
 		_ = pc.conn.Close()
 		return
@@ -189,6 +229,22 @@ func (t *Transport) put(pc *pconn) {
 		t.idle = make(map[string][]*pconn)
 	}
 	t.idle[pc.addr] = append(t.idle[pc.addr], pc)
+	if pc.idleTimer == nil {
+		pc.idleTimer = time.AfterFunc(idleTimeout, func() { t.expire(pc) })
+	} else {
+		pc.idleTimer.Reset(idleTimeout)
+	}
+}
+
+// expire closes pc, idle for the idle timeout, unless get took it first.
+func (t *Transport) expire(pc *pconn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	list := t.idle[pc.addr]
+	if i := slices.Index(list, pc); i >= 0 {
+		t.idle[pc.addr] = slices.Delete(list, i, i+1)
+		_ = pc.conn.Close()
+	}
 }
 
 // CloseIdleConnections closes every idle connection.
@@ -232,17 +288,23 @@ func (pc *pconn) roundTrip(req *http.Request, trace *httptrace.ClientTrace) (res
 		if _, err := pc.br.Peek(1); err != nil {
 			return nil, false, fmt.Errorf("upstream: read response: %w", err)
 		}
-		pc.lim.N = maxHead - int64(pc.br.Buffered())
-		if pc.lim.N < 0 {
-			pc.lim.N = 0
-		}
+		// The head is what ReadResponse consumes: what was buffered, plus
+		// what it reads from the connection (capped a little past the
+		// limit), less what stays buffered.
+		before := int64(pc.br.Buffered())
+		budget := maxHead + int64(pc.br.Size())
+		pc.lim.N = budget
 		resp, err = http.ReadResponse(pc.br, req)
+		consumed := before + (budget - pc.lim.N) - int64(pc.br.Buffered())
 		exhausted := pc.lim.N == 0
 		pc.lim.N = unlimited
-		if err != nil {
-			if exhausted {
-				return nil, true, fmt.Errorf("upstream: server response headers exceeded %d bytes", maxHead)
+		if exhausted || consumed > maxHead {
+			if err == nil {
+				_ = resp.Body.Close()
 			}
+			return nil, true, fmt.Errorf("upstream: server response headers exceeded %d bytes", maxHead)
+		}
+		if err != nil {
 			return nil, true, fmt.Errorf("upstream: malformed response: %w", err)
 		}
 		if resp.StatusCode >= 100 && resp.StatusCode <= 199 && resp.StatusCode != http.StatusSwitchingProtocols {

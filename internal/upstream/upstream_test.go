@@ -1,0 +1,356 @@
+package upstream_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kumo-dev/kumo/internal/upstream"
+)
+
+// rawServer accepts connections on loopback and answers each request head
+// it reads with the next of its canned responses (cycling through them).
+// It records every request head and counts connections.
+type rawServer struct {
+	ln        net.Listener
+	responses []string
+	conns     atomic.Int64
+	// closeAfter closes each connection after that many responses (0:
+	// never).
+	closeAfter int
+
+	mu    sync.Mutex
+	heads []string
+	next  int
+	wg    sync.WaitGroup
+}
+
+func newRawServer(t *testing.T, responses ...string) *rawServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &rawServer{ln: ln, responses: responses}
+	s.wg.Add(1)
+	go s.serve()
+	t.Cleanup(func() {
+		ln.Close()
+		s.wg.Wait()
+	})
+	return s
+}
+
+func (s *rawServer) serve() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.conns.Add(1)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer c.Close()
+			br := bufio.NewReader(c)
+			for n := 1; ; n++ {
+				var head strings.Builder
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					head.WriteString(line)
+					if line == "\r\n" {
+						break
+					}
+				}
+				s.mu.Lock()
+				s.heads = append(s.heads, head.String())
+				resp := s.responses[s.next%len(s.responses)]
+				s.next++
+				s.mu.Unlock()
+				if _, err := io.WriteString(c, resp); err != nil {
+					return
+				}
+				if s.closeAfter > 0 && n >= s.closeAfter {
+					return
+				}
+			}
+		}()
+	}
+}
+
+func (s *rawServer) lastHead() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.heads) == 0 {
+		return ""
+	}
+	return s.heads[len(s.heads)-1]
+}
+
+func newTransport() *upstream.Transport {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	return &upstream.Transport{Dial: d.DialContext, IdleTimeout: time.Minute, MaxResponseHeaderBytes: 1024}
+}
+
+func request(t *testing.T, method, addr string, h http.Header) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+addr+"/p%20ath?q=1&r", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = h
+	req.Host = "origin.example.com"
+	return req
+}
+
+func readAll(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("body: %v", err)
+	}
+	resp.Body.Close()
+	return string(b)
+}
+
+const ok5 = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+
+// TestRequestBytesMatchNetHTTP: a target sees exactly the bytes net/http's
+// Transport would have sent.
+func TestRequestBytesMatchNetHTTP(t *testing.T) {
+	headers := []http.Header{
+		{},
+		{"User-Agent": {""}, "X-Forwarded-For": {"192.0.2.1"}, "Accept": {"*/*", "text/html"}},
+		{"User-Agent": {"curl/8"}, "X-Trim": {"  spaced\t"}, "X-Multi": {"a", "b"}},
+		{"Bad Name": {"refused"}},
+		{"X-Injected": {"a\r\nInjected: yes"}},
+		{"Connection": {"keep-alive"}, "Content-Length": {"0"}, "Trailer": {"X"}, "Host": {"ignored"}},
+	}
+	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodOptions} {
+		for i, h := range headers {
+			srv := newRawServer(t, ok5)
+			addr := srv.ln.Addr().String()
+			ref := &http.Transport{DisableCompression: true}
+			resp, err := ref.RoundTrip(request(t, method, addr, h.Clone()))
+			if err != nil {
+				// net/http refuses the request: so must the lean client,
+				// before sending anything.
+				if _, lerr := newTransport().RoundTrip(request(t, method, addr, h.Clone())); lerr == nil || lerr.Error() != err.Error() {
+					t.Errorf("%s headers %d: net/http refused with %v; lean client: %v", method, i, err, lerr)
+				}
+				if srv.lastHead() != "" {
+					t.Errorf("a refused request reached the target: %q", srv.lastHead())
+				}
+				continue
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			ref.CloseIdleConnections()
+			want := srv.lastHead()
+
+			tr := newTransport()
+			resp, err = tr.RoundTrip(request(t, method, addr, h.Clone()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			readAll(t, resp)
+			tr.Close()
+			if got := srv.lastHead(); got != want {
+				t.Errorf("%s headers %d: lean client sent\n%q\nnet/http sent\n%q", method, i, got, want)
+			}
+		}
+	}
+}
+
+// TestConnectionReuse: sequential requests share one connection once their
+// bodies are read; a body closed early costs its connection.
+func TestConnectionReuse(t *testing.T) {
+	srv := newRawServer(t, ok5, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n",
+		"HTTP/1.1 204 No Content\r\n\r\n", "HTTP/1.1 304 Not Modified\r\nEtag: \"x\"\r\n\r\n")
+	tr := newTransport()
+	defer tr.Close()
+	addr := srv.ln.Addr().String()
+	want := []string{"hello", "abc", "", ""}
+	for i := range 8 {
+		resp, err := tr.RoundTrip(request(t, http.MethodGet, addr, http.Header{}))
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if got := readAll(t, resp); got != want[i%4] {
+			t.Fatalf("request %d: body %q, want %q", i, got, want[i%4])
+		}
+		if i%4 == 1 && resp.Trailer.Get("X-T") != "1" {
+			t.Errorf("trailer: %v", resp.Trailer)
+		}
+	}
+	if n := srv.conns.Load(); n != 1 {
+		t.Errorf("%d connections for 8 requests; want 1", n)
+	}
+	resp, err := tr.RoundTrip(request(t, http.MethodGet, addr, http.Header{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close() // unread: the connection cannot be reused
+	resp, err = tr.RoundTrip(request(t, http.MethodGet, addr, http.Header{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+	if n := srv.conns.Load(); n != 2 {
+		t.Errorf("%d connections after an unread body; want 2", n)
+	}
+}
+
+// TestStaleConnectionRetried: a pooled connection the target closed is
+// replaced once, without an error to the caller.
+func TestStaleConnectionRetried(t *testing.T) {
+	srv := newRawServer(t, ok5)
+	srv.closeAfter = 1
+	tr := newTransport()
+	defer tr.Close()
+	addr := srv.ln.Addr().String()
+	for i := range 3 {
+		resp, err := tr.RoundTrip(request(t, http.MethodGet, addr, http.Header{}))
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		readAll(t, resp)
+	}
+	if n := srv.conns.Load(); n != 3 {
+		t.Errorf("%d connections; want 3 (one per request)", n)
+	}
+}
+
+// TestResponseShapes: interim responses are skipped, HEAD has no body, a
+// close-delimited body ends the connection, an oversized head fails with
+// "headers exceeded", a malformed one with "malformed".
+func TestResponseShapes(t *testing.T) {
+	cases := []struct {
+		name, resp, method, body, errWant string
+	}{
+		{"interim", "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + ok5, http.MethodGet, "hello", ""},
+		{"head", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", http.MethodHead, "", ""},
+		{"close-delimited", "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil close", http.MethodGet, "until close", ""},
+		{"too-large", "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("b", 2000) + "\r\nContent-Length: 0\r\n\r\n", http.MethodGet, "", "headers exceeded"},
+		{"malformed", "HTTP/1.1 2x0 OK\r\n\r\n", http.MethodGet, "", "malformed"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := newRawServer(t, c.resp)
+			if c.name == "close-delimited" {
+				srv.closeAfter = 1
+			}
+			tr := newTransport()
+			defer tr.Close()
+			var got1xx atomic.Int64
+			req := request(t, c.method, srv.ln.Addr().String(), http.Header{})
+			req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+				Got1xxResponse: func(int, textproto.MIMEHeader) error { got1xx.Add(1); return nil },
+			}))
+			resp, err := tr.RoundTrip(req)
+			if c.errWant != "" {
+				if err == nil || !strings.Contains(err.Error(), c.errWant) {
+					t.Fatalf("err = %v, want one saying %q", err, c.errWant)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := readAll(t, resp); got != c.body {
+				t.Errorf("body %q, want %q", got, c.body)
+			}
+			if c.name == "interim" && got1xx.Load() != 1 {
+				t.Errorf("Got1xxResponse called %d times", got1xx.Load())
+			}
+		})
+	}
+}
+
+// TestCancelClosesConnection: a context that ends while the target is
+// silent fails the round trip with the context's cause.
+func TestCancelClosesConnection(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	tr := newTransport()
+	defer tr.Close()
+	cause := errors.New("idle timeout")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	req := request(t, http.MethodGet, ln.Addr().String(), http.Header{}).WithContext(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := tr.RoundTrip(req)
+		done <- err
+	}()
+	c := <-accepted
+	defer c.Close()
+	cancel(cause)
+	select {
+	case err := <-done:
+		if !errors.Is(err, cause) {
+			t.Fatalf("err = %v, want the cause", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("RoundTrip did not return after the context ended")
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadAll(c); err != nil {
+		t.Fatalf("the target's side did not see the connection close: %v", err)
+	}
+}
+
+// TestSupported: what goes to net/http's Transport instead.
+func TestSupported(t *testing.T) {
+	get := func(u string) *http.Request {
+		r, _ := http.NewRequest(http.MethodGet, u, nil)
+		return r
+	}
+	withBody, _ := http.NewRequest(http.MethodPost, "http://a/", strings.NewReader("x"))
+	upgrade := get("http://a/")
+	upgrade.Header.Set("Upgrade", "websocket")
+	closing := get("http://a/")
+	closing.Close = true
+	for _, c := range []struct {
+		r    *http.Request
+		want bool
+	}{
+		{get("http://a/"), true},
+		{get("https://a/"), false},
+		{withBody, false},
+		{upgrade, false},
+		{closing, false},
+		{&http.Request{Method: "GET", URL: &url.URL{Scheme: "http"}}, false},
+	} {
+		if got := upstream.Supported(c.r); got != c.want {
+			t.Errorf("Supported(%s %v) = %v, want %v", c.r.Method, c.r.URL, got, c.want)
+		}
+	}
+	if _, err := newTransport().RoundTrip(withBody); !errors.Is(err, upstream.ErrNotSupported) {
+		t.Errorf("RoundTrip with a body: %v, want ErrNotSupported", err)
+	}
+}
