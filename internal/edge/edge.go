@@ -115,6 +115,7 @@ type Edge struct {
 
 	bufs sync.Pool // *[]byte copy buffers
 	rids sync.Pool // *rand.ChaCha8 request-id generators (newRequestID)
+	txns sync.Pool // *txn of hit-only transactions
 	hv   headerValues
 	// altSvc is the Alt-Svc value of HTTP/3 distributions (nil without an
 	// HTTP/3 listener).

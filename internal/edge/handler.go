@@ -97,6 +97,8 @@ type txn struct {
 	// rec is the standard-log record finish fills (part of the txn, so
 	// that logging allocates nothing of its own).
 	rec accesslog.CloudFrontRecord
+	// scratch holds the per-response header lines of a ready hit.
+	scratch [160]byte
 }
 
 // errDeclined unwinds a hit-only transaction that needs net/http
@@ -114,7 +116,19 @@ func (t *txn) needsNetHTTP() {
 }
 
 func (e *Edge) serve(w http.ResponseWriter, r *http.Request, https, hitOnly bool) {
-	t := &txn{e: e, w: w, r: r, https: https, start: e.now(), rid: e.newRequestID(), hitOnly: hitOnly}
+	var t *txn
+	if hitOnly {
+		// A hit-only transaction starts nothing that outlives it (a
+		// background refresh has its own), so it is recycled.
+		t, _ = e.txns.Get().(*txn)
+		if t == nil {
+			t = new(txn)
+		}
+		defer e.txns.Put(t)
+	} else {
+		t = new(txn)
+	}
+	*t = txn{e: e, w: w, r: r, https: https, start: e.now(), rid: e.newRequestID(), hitOnly: hitOnly}
 	t.host = hostWithoutPort(r.Host)
 	if t.requestLimits() {
 		return

@@ -84,8 +84,7 @@ func (t *txn) serveReady(ent *cache.Entry, xCache string) bool {
 		}
 		head = rh.withAlt
 	}
-	var extra [160]byte
-	x := append(extra[:0], "Age: "...)
+	x := append(t.scratch[:0], "Age: "...)
 	x = strconv.AppendInt(x, ageSeconds(ent.Stored, t.start), 10)
 	x = append(x, "\r\nX-Amz-Cf-Id: "...)
 	x = append(x, t.rid...)
