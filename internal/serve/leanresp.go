@@ -80,16 +80,27 @@ func (w *leanResponse) WriteHeader(code int) {
 	}
 	w.wroteHeader = true
 	w.status = code
+	cl := w.header.Get("Content-Length")
+	if cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
+			w.cl = n
+		}
+	}
+	_, haveType := w.header["Content-Type"]
+	if w.cl >= 0 && haveType || !bodyAllowedForStatus(code) {
+		// Nothing about the head waits for the body (no length to
+		// count, no type to sniff): it is final now, so it is written
+		// now, from the handler's map, with no copy.
+		w.sent = w.header
+		w.sendHead(nil, false)
+		return
+	}
 	// As net/http: the header is sent as it is now (a clone taken before
 	// an invalid Content-Length is dropped from the handler's map).
 	w.sent = w.header.Clone()
-	if cl := w.header.Get("Content-Length"); cl != "" {
-		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
-			w.cl = n
-		} else {
-			w.lc.s.log.Debug("serve: invalid Content-Length dropped", "value", cl)
-			w.header.Del("Content-Length")
-		}
+	if cl != "" && w.cl < 0 {
+		w.lc.s.log.Debug("serve: invalid Content-Length dropped", "value", cl)
+		w.header.Del("Content-Length")
 	}
 }
 
