@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"golang.org/x/net/http/httpguts"
+	"github.com/kumo-dev/kumo/internal/httpwire"
 )
 
 // sniffLen is how much of a body net/http's DetectContentType looks at;
@@ -358,40 +357,13 @@ func (w *leanResponse) appendHeader(out []byte, h http.Header, skip headerSkip) 
 	return out
 }
 
-// appendHeaderLines appends h as net/http's Header.WriteSubset does: names
-// sorted, invalid names dropped, line breaks in values turned into spaces,
-// values trimmed. keys is scratch space, returned for reuse.
+// appendHeaderLines appends h as net/http's Header.WriteSubset does (see
+// httpwire), without the names skip selects and without "Trailer:"-prefixed
+// keys (those go after a chunked body).
 func appendHeaderLines(out []byte, h http.Header, skip headerSkip, keys []string) ([]byte, []string) {
-	keys = keys[:0]
-	for k := range h {
-		if !skip.has(k) && !strings.HasPrefix(k, http.TrailerPrefix) {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if !httpguts.ValidHeaderFieldName(k) {
-			continue
-		}
-		for _, v := range h[k] {
-			if strings.ContainsAny(v, "\r\n") {
-				// As net/http's headerNewlineToSpace: each CR and LF
-				// becomes a space.
-				v = strings.Map(func(r rune) rune {
-					if r == '\r' || r == '\n' {
-						return ' '
-					}
-					return r
-				}, v)
-			}
-			v = strings.Trim(v, " \t")
-			out = append(out, k...)
-			out = append(out, ": "...)
-			out = append(out, v...)
-			out = append(out, "\r\n"...)
-		}
-	}
-	return out, keys
+	return httpwire.AppendHeader(out, h, func(k string) bool {
+		return skip.has(k) || strings.HasPrefix(k, http.TrailerPrefix)
+	}, keys)
 }
 
 // AppendHead appends the status line and header lines of a response with a

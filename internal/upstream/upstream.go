@@ -29,10 +29,10 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/kumo-dev/kumo/internal/httpwire"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -346,7 +346,7 @@ func (pc *pconn) appendRequest(b []byte, req *http.Request) []byte {
 	if host == "" {
 		host = req.URL.Host
 	}
-	b = append(b, sanitize(host)...)
+	b = append(b, httpwire.Sanitize(host)...)
 	b = append(b, "\r\n"...)
 	ua := "Go-http-client/1.1"
 	if v, ok := req.Header["User-Agent"]; ok {
@@ -356,44 +356,10 @@ func (pc *pconn) appendRequest(b []byte, req *http.Request) []byte {
 		}
 	}
 	if ua != "" {
-		b = append(b, "User-Agent: "...)
-		b = append(b, sanitize(ua)...)
-		b = append(b, "\r\n"...)
+		b = httpwire.AppendLine(b, "User-Agent", ua)
 	}
-	keys := pc.keys[:0]
-	for k := range req.Header {
-		if !excluded(k) {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if !httpguts.ValidHeaderFieldName(k) {
-			continue
-		}
-		for _, v := range req.Header[k] {
-			b = append(b, k...)
-			b = append(b, ": "...)
-			b = append(b, sanitize(v)...)
-			b = append(b, "\r\n"...)
-		}
-	}
-	pc.keys = keys
+	b, pc.keys = httpwire.AppendHeader(b, req.Header, excluded, pc.keys)
 	return append(b, "\r\n"...)
-}
-
-// sanitize turns CR and LF into spaces and trims spaces and tabs, as
-// net/http does to header values it writes.
-func sanitize(v string) string {
-	if strings.ContainsAny(v, "\r\n") {
-		v = strings.Map(func(r rune) rune {
-			if r == '\r' || r == '\n' {
-				return ' '
-			}
-			return r
-		}, v)
-	}
-	return strings.Trim(v, " \t")
 }
 
 // body is a response body on a pooled connection: at its end the

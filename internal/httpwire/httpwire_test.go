@@ -1,0 +1,33 @@
+package httpwire_test
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/kumo-dev/kumo/internal/httpwire"
+)
+
+// TestAppendHeaderMatchesNetHTTP: the bytes are those of net/http's
+// Header.WriteSubset for the same header and exclusions.
+func TestAppendHeaderMatchesNetHTTP(t *testing.T) {
+	for i, h := range []http.Header{
+		{},
+		{"B": {"2"}, "A": {"1", "1b"}, "C": {""}},
+		{"X-Crlf": {"a\r\nInjected: yes", "b\rc\nd"}, "X-Trim": {" \t v \t "}},
+		{"Bad Name": {"v"}, "Ok": {"v"}, "Skip-Me": {"gone"}},
+	} {
+		var want bytes.Buffer
+		if err := h.WriteSubset(&want, map[string]bool{"Skip-Me": true}); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := httpwire.AppendHeader(nil, h, func(k string) bool { return k == "Skip-Me" }, nil)
+		if string(got) != want.String() {
+			t.Errorf("header %d: got %q, want %q", i, got, want.String())
+		}
+		if bytes.ContainsAny(got, "\n") && strings.Count(string(got), "\n") != strings.Count(string(got), "\r\n") {
+			t.Errorf("header %d: a bare line break got through: %q", i, got)
+		}
+	}
+}
