@@ -354,3 +354,51 @@ func TestSupported(t *testing.T) {
 		t.Errorf("RoundTrip with a body: %v, want ErrNotSupported", err)
 	}
 }
+
+// BenchmarkRoundTrip: a GET over a pooled connection to a loopback target
+// answering 5 bytes, body read to its end.
+func BenchmarkRoundTrip(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					for {
+						line, err := br.ReadSlice('\n')
+						if err != nil {
+							return
+						}
+						if len(line) == 2 {
+							break
+						}
+					}
+					if _, err := io.WriteString(c, ok5); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	tr := newTransport()
+	defer tr.Close()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}
