@@ -55,10 +55,27 @@ type Entry struct {
 	// varies on these request headers and the variants are stored under
 	// the key extended by their values (package edge builds those keys).
 	VaryNames []string
-	// Ready is what the cache's user derived from the entry when it built
-	// it (package edge: the response head serialised for serve's lean
-	// engine). Like every field, it is not changed once the entry is Put.
-	Ready any
+
+	// derived is what the cache's user derived from the entry after it
+	// was stored (Derived, SetDerived).
+	derived atomic.Value
+}
+
+// Derived returns the value last given to SetDerived, or nil.
+func (e *Entry) Derived() any { return e.derived.Load() }
+
+// SetDerived keeps v with the entry, for its user's later requests
+// (package edge: the response head serialised for serve's lean engine,
+// built on the entry's first hit there). v must have the same concrete
+// type on every call. Safe for concurrent use; the entry's other fields do
+// not change once it is Put.
+func (e *Entry) SetDerived(v any) { e.derived.Store(v) }
+
+// Clone returns a copy of the entry's fields, without what was derived
+// from it.
+func (e *Entry) Clone() *Entry {
+	return &Entry{Status: e.Status, Header: e.Header, Body: e.Body, Stored: e.Stored, TTL: e.TTL,
+		Error: e.Error, HeldUntil: e.HeldUntil, VaryNames: e.VaryNames}
 }
 
 // Expires is when the entry stops being fresh.

@@ -252,12 +252,12 @@ func (t *txn) serveStaleOnError(status int) bool {
 		}
 		hold = min(hold, limit.Sub(now))
 	}
-	held := *ent
+	held := ent.Clone()
 	held.HeldUntil = now.Add(hold)
-	t.put(t.c.storeKey, &held)
+	t.put(t.c.storeKey, held)
 	t.e.logger.Info("edge: origin failed, serving stale object", "status", status,
 		"distribution", t.d.m.DomainName, "request_id", t.rid, "held_until", held.HeldUntil)
-	t.serveCached(&held, xCacheHit, resultStale)
+	t.serveCached(held, xCacheHit, resultStale)
 	return true
 }
 
@@ -364,9 +364,6 @@ func storedHeader(h http.Header, cc cacheControl) http.Header {
 
 // put stores an entry, logging (not failing) when it cannot be stored.
 func (t *txn) put(key string, ent *cache.Entry) {
-	if rh := t.e.buildReady(ent); rh != nil {
-		ent.Ready = rh
-	}
 	if err := t.d.store.Put(key, ent); err != nil {
 		t.e.logger.Debug("edge: not cached", "request_id", t.rid, "err", err)
 	}

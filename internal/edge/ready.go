@@ -8,10 +8,12 @@ import (
 	"github.com/kumo-dev/kumo/internal/serve"
 )
 
-// readyHead is a cached object's Hit response head, serialised once when
-// the object is stored, so that serve's lean engine writes a hit from ready
+// readyHead is a cached object's Hit response head, serialised on the
+// object's first hit on serve's lean engine and kept with the entry
+// (cache.Entry.SetDerived), so that every later hit is written from ready
 // bytes (serve.ReadyWriter): the status line and every header line but Age
-// and X-Amz-Cf-Id, which change with each response.
+// and X-Amz-Cf-Id, which change with each response. Objects that are never
+// hit there cost no memory for it.
 type readyHead struct {
 	// via and pop are the edge's header values it was built with: an Edge
 	// of a reload with other values does not use it.
@@ -23,6 +25,14 @@ type readyHead struct {
 	// hasDate: the stored header has its own Date.
 	hasDate     bool
 	contentType string
+}
+
+// altSvc is e's Alt-Svc value, "" without HTTP/3.
+func altSvcOf(e *Edge) string {
+	if e.altSvc == nil {
+		return ""
+	}
+	return e.altSvc[0]
 }
 
 // buildReady serialises ent's Hit head, or returns nil for an entry that is
@@ -63,9 +73,14 @@ func (t *txn) serveReady(ent *cache.Entry, xCache string) bool {
 	if !ok || xCache != xCacheHit || t.beh.rhp != nil {
 		return false
 	}
-	rh, ok := ent.Ready.(*readyHead)
-	if !ok || rh.via != t.e.hv.via[0] || rh.pop != t.e.hv.pop[0] {
-		return false
+	rh, ok := ent.Derived().(*readyHead)
+	if !ok || rh.via != t.e.hv.via[0] || rh.pop != t.e.hv.pop[0] || rh.altSvc != altSvcOf(t.e) {
+		// Built on the object's first hit here (or again after a reload
+		// changed the edge's headers).
+		if rh = t.e.buildReady(ent); rh == nil {
+			return false
+		}
+		ent.SetDerived(rh)
 	}
 	r := t.r
 	if _, ok := r.Header["Range"]; ok {
@@ -79,9 +94,6 @@ func (t *txn) serveReady(ent *cache.Entry, xCache string) bool {
 	}
 	head := rh.plain
 	if t.https && t.e.altSvc != nil && http3Enabled(t.d.m.HTTPVersion) {
-		if rh.withAlt == nil || rh.altSvc != t.e.altSvc[0] {
-			return false
-		}
 		head = rh.withAlt
 	}
 	x := append(t.scratch[:0], "Age: "...)
