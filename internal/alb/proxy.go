@@ -126,6 +126,10 @@ func newLeanTargetTransport(connectTimeout, idle time.Duration) *upstream.Transp
 }
 
 func newTargetTransport(connectTimeout, idle time.Duration, tlsConf *tls.Config) *http.Transport {
+	if tlsConf != nil && tlsConf.ClientSessionCache == nil {
+		// TLS session resumption toward HTTPS targets.
+		tlsConf.ClientSessionCache = tls.NewLRUClientSessionCache(256)
+	}
 	return &http.Transport{
 		Proxy:                  nil, // never through an environment proxy
 		DialContext:            targetDialer(connectTimeout),

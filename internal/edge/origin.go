@@ -45,6 +45,8 @@ type origin struct {
 	// lean takes the plain-HTTP requests without a body (package
 	// upstream); transport the others.
 	lean             *upstream.Transport
+	// sessions are the TLS sessions to resume with the origin.
+	sessions         tls.ClientSessionCache
 	domainLowerCased string
 }
 
@@ -101,6 +103,7 @@ func newOrigin(e *Edge, m *model.Origin) (*origin, error) {
 		IdleConnTimeout:        keepalive,
 		MaxResponseHeaderBytes: maxOriginResponseHeader,
 	}
+	o.sessions = tls.NewLRUClientSessionCache(maxIdlePerOrigin)
 	o.lean = &upstream.Transport{
 		Dial:                   o.dialPlain,
 		MaxIdlePerHost:         maxIdlePerOrigin,
@@ -250,6 +253,9 @@ func (o *origin) dialTLS(ctx context.Context, _, addr string) (net.Conn, error) 
 		MaxVersion:   o.maxTLS,
 		CipherSuites: o.e.originSuites,
 		NextProtos:   []string{"http/1.1"},
+		// TLS session resumption toward the origin (the certificate
+		// checks above still run on a resumed connection).
+		ClientSessionCache: o.sessions,
 	}
 	tc := tls.Client(raw, cfg)
 	hctx, cancel := context.WithTimeout(ctx, o.readTimeout)

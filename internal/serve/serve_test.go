@@ -213,3 +213,37 @@ func TestShutdownEndsHijackedHandlers(t *testing.T) {
 		t.Fatal("Shutdown returned before the hijacked handler finished")
 	}
 }
+
+// TestSessionResumption: a client resumes its TLS session on a new
+// connection, even when the plane hands out a fresh configuration for every
+// handshake (as the ALB does, to observe each one).
+func TestSessionResumption(t *testing.T) {
+	p := tlsPlane(t, text("hi"))
+	base := p.TLS
+	p.TLS = func(h *tls.ClientHelloInfo) (*tls.Config, error) {
+		cfg, err := base(h)
+		if err != nil {
+			return nil, err
+		}
+		return cfg.Clone(), nil
+	}
+	s := listen(t, p, serve.Options{})
+	cache := tls.NewLRUClientSessionCache(4)
+	for i, wantResumed := range []bool{false, true, true} {
+		c, err := tls.Dial("tcp", s.Addr(), &tls.Config{InsecureSkipVerify: true, ServerName: "svc.example.com",
+			ClientSessionCache: cache, NextProtos: []string{"http/1.1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Reading the response also reads the session ticket TLS 1.3
+		// sends after the handshake.
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: svc.example.com\r\nConnection: close\r\n\r\n")
+		if _, err := io.ReadAll(c); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.ConnectionState().DidResume; got != wantResumed {
+			t.Errorf("connection %d: resumed %v, want %v", i, got, wantResumed)
+		}
+		c.Close()
+	}
+}
