@@ -16,6 +16,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"github.com/spf13/cobra"
 
+	"github.com/kumo-dev/kumo/internal/gctune"
 	"github.com/kumo-dev/kumo/internal/model"
 	"github.com/kumo-dev/kumo/internal/runtime"
 	"github.com/kumo-dev/kumo/internal/stack"
@@ -94,6 +95,9 @@ func up(ctx context.Context, g *globals, f upFlags) error {
 		return err
 	}
 	printDoctor(g.stdout, st, f.file)
+	// A heap-goal floor: a small cache otherwise collects several times a
+	// second, and its pauses are the latency tail (package gctune).
+	defer gctune.Floor(gctune.DefaultFloor)()
 	rt, err := runtime.Start(ctx, st, runtime.Options{
 		StateDir:     stateDir,
 		ViewerHTTPS:  f.https,
