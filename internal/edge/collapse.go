@@ -87,7 +87,7 @@ func (t *txn) collapses() bool {
 // itself. It reports whether it answered the request; false means "fetch
 // without collapsing".
 func (t *txn) collapse(p string) bool {
-	t.needsNetHTTP()
+	t.needsOrigin()
 	if !t.collapses() {
 		return false
 	}

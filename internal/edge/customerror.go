@@ -77,7 +77,7 @@ const maxErrorPage = 10 << 20
 // pattern matches it, from the cache or the origin, and caches it per that
 // behavior (cloudfront.md §5.5). It runs as an unlogged transaction.
 func (t *txn) fetchErrorPage(pagePath string) (rec *pageRecorder) {
-	t.needsNetHTTP()
+	t.needsOrigin()
 	rec = &pageRecorder{header: http.Header{}}
 	u, err := url.ParseRequestURI(pagePath)
 	if err != nil {

@@ -115,7 +115,7 @@ type Edge struct {
 
 	bufs sync.Pool // *[]byte copy buffers
 	rids sync.Pool // *rand.ChaCha8 request-id generators (newRequestID)
-	txns sync.Pool // *txn of hit-only transactions
+	txns sync.Pool // *txn of lean transactions
 	hv   headerValues
 	// altSvc is the Alt-Svc value of HTTP/3 distributions (nil without an
 	// HTTP/3 listener).
@@ -424,9 +424,10 @@ func (h *viewerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.e.serve(w, r, h.https, false)
 }
 
-// ServeFast implements serve.FastHandler: it answers what the edge can
-// answer without an origin (cache hits, redirects, error pages) and
-// declines the rest.
+// ServeFast implements serve.FastHandler: the edge serves every request the
+// lean engine offers it (no body, no upgrade); a hit costs no more than its
+// answer, and a request that goes to the origin watches the viewer's
+// connection from then on (txn.needsOrigin).
 func (h *viewerHandler) ServeFast(w http.ResponseWriter, r *http.Request) (served bool) {
 	defer func() {
 		if v := recover(); v != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kumo-dev/kumo/internal/accesslog"
 	"github.com/kumo-dev/kumo/internal/cache"
+	"github.com/kumo-dev/kumo/internal/serve"
 )
 
 // Header values CloudFront sets (cloudfront.md §3.10).
@@ -81,11 +82,11 @@ type txn struct {
 	// c is the request's cache state (fresh.go).
 	c cacheTxn
 
-	// hitOnly: the request runs on serve's lean engine (ServeFast), which
-	// can answer from the cache and with locally generated responses but
-	// hands anything that needs the origin to net/http; declined is set
-	// when it did.
-	hitOnly, declined bool
+	// lean: the request runs on serve's lean engine (ServeFast); declined
+	// is set when it had to go to net/http after all (needsNetHTTP), and
+	// watched once its context follows the viewer's connection
+	// (needsOrigin).
+	lean, declined, watched bool
 
 	// ready: the response was written from a ready head (serveReady),
 	// whose Content-Type and Content-Length these are; the header map
@@ -101,34 +102,52 @@ type txn struct {
 	scratch [160]byte
 }
 
-// errDeclined unwinds a hit-only transaction that needs net/http
+// errDeclined unwinds a lean transaction that needs net/http
 // (needsNetHTTP); ServeFast recovers it.
 var errDeclined = errors.New("edge: request needs net/http")
 
-// needsNetHTTP is called on every path that talks to an origin or takes
-// over the connection: a hit-only transaction stops there, before it wrote
-// anything, and the request goes to net/http.
+// needsOrigin is called on every path that waits for an origin (a fetch, a
+// collapsed fetch, a custom error page): from there on a lean transaction's
+// context must end when the viewer goes away, as net/http's does, so it
+// asks the lean engine to watch the connection. Hits never get here and
+// pay nothing for it.
+func (t *txn) needsOrigin() {
+	if t.lean && !t.watched {
+		t.r = t.r.WithContext(serve.WatchClient(t.r))
+		t.watched = true
+	}
+}
+
+// needsNetHTTP is called where a request takes over the connection (a
+// WebSocket): a lean transaction stops there, before it wrote anything,
+// and the request goes to net/http. (The lean engine hands Upgrade
+// requests to net/http itself; this is the guard behind it.)
 func (t *txn) needsNetHTTP() {
-	if t.hitOnly {
+	if t.lean {
 		t.declined = true
 		panic(errDeclined)
 	}
 }
 
-func (e *Edge) serve(w http.ResponseWriter, r *http.Request, https, hitOnly bool) {
+func (e *Edge) serve(w http.ResponseWriter, r *http.Request, https, lean bool) {
 	var t *txn
-	if hitOnly {
-		// A hit-only transaction starts nothing that outlives it (a
-		// background refresh has its own), so it is recycled.
+	if lean {
+		// A lean transaction that did not go to the origin started
+		// nothing that outlives it (a background refresh has its own),
+		// so it is recycled.
 		t, _ = e.txns.Get().(*txn)
 		if t == nil {
 			t = new(txn)
 		}
-		defer e.txns.Put(t)
+		defer func() {
+			if !t.watched {
+				e.txns.Put(t)
+			}
+		}()
 	} else {
 		t = new(txn)
 	}
-	*t = txn{e: e, w: w, r: r, https: https, start: e.now(), rid: e.newRequestID(), hitOnly: hitOnly}
+	*t = txn{e: e, w: w, r: r, https: https, start: e.now(), rid: e.newRequestID(), lean: lean}
 	t.host = hostWithoutPort(r.Host)
 	if t.requestLimits() {
 		return
@@ -462,7 +481,7 @@ func (t *txn) viewerGoneMidBody() {
 // fetch forwards a miss to the origin and relays (and maybe caches) the
 // response.
 func (t *txn) fetch(p, key string, cacheable bool) {
-	t.needsNetHTTP()
+	t.needsOrigin()
 	o := t.beh.origin
 	ctx, release := t.originContext()
 	defer release()
