@@ -6,9 +6,10 @@
 #
 #   --duration N  seconds per measured run (default 10)
 #   --quick       3 seconds per run
-#   --runs N      measure each system N times in a row and report the run
-#                 with the median req/s (the lower middle one for an even
-#                 N; default 1)
+#   --runs N      measure each system N times and report the run with the
+#                 median req/s (the lower middle one for an even N; default
+#                 1); the systems of a scenario take turns run by run, so a
+#                 drift of the machine's speed affects them alike
 #   --pprof FILE  after the table, take a CPU profile of kumo (admin endpoint,
 #                 kumo up --pprof) during one more 1 KiB hit run, save it to
 #                 FILE and print `go tool pprof -top`
@@ -68,7 +69,7 @@ while (($#)); do
     --pprof) pprof_out=${2:?--pprof needs a file}; shift ;;
     --pprof=*) pprof_out=${1#*=} ;;
     --keep) keep=1 ;;
-    -h | --help) sed -n '2,51p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,52p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -315,32 +316,37 @@ cpu_per_1k() { awk -v t="$1" -v n="$2" -v hz="$CLK_TCK" 'BEGIN { if (n > 0) prin
 # median req/s.
 median() { sort -n -k1,1 "$1" | awk '{ l[NR] = $0 } END { if (NR) print l[int((NR + 1) / 2)] }'; }
 
-# measure_wrk SCENARIO SYSTEM SERVER URL [WRK ARGS...]: $runs runs of wrk;
-# the row is the run with the median req/s.
-measure_wrk() {
-  local scenario=$1 system=$2 server=$3 url=$4
-  shift 4
-  local base=$WORK/wrk-$(echo "$scenario-$system" | tr -c 'A-Za-z0-9\n' _)
-  local results=$base.results i out before after rps reqs p50 p99 errs sockerr
-  : >"$results"
-  for ((i = 1; i <= runs; i++)); do
-    out=$base.$i.txt
-    before=$(cpu_ticks "$server")
-    taskset -c 1 wrk -t1 -c"$CONNS" -d"${duration}s" --latency "$@" "$url" >"$out" 2>&1 || true
-    after=$(cpu_ticks "$server")
-    rps=$(awk '/^Requests\/sec:/{printf "%.0f", $2}' "$out")
-    if [ -z "$rps" ]; then
-      log "$scenario / $system: wrk failed: $(tail -3 "$out")"
-      continue
-    fi
-    reqs=$(awk '/requests in/{print $1; exit}' "$out")
-    p50=$(awk '$1 == "50%" {print $2}' "$out")
-    p99=$(awk '$1 == "99%" {print $2}' "$out")
-    errs=$(awk '/Non-2xx or 3xx responses:/{print $NF}' "$out")
-    sockerr=$(awk '/Socket errors/{sub(/^ *Socket errors: */, ""); gsub(/ /, "_"); print}' "$out")
-    echo "$rps $(to_ms "$p50") $(to_ms "$p99") $(cpu_per_1k $((after - before)) "$reqs") ${errs:-0} ${sockerr:--}" >>"$results"
-  done
-  local m
+# wrk_base SCENARIO SYSTEM: the file name prefix of one row's wrk runs.
+wrk_base() { echo "$WORK/wrk-$(echo "$1-$2" | tr -c 'A-Za-z0-9\n' _)"; }
+
+# wrk_once SCENARIO SYSTEM SERVER URL RUN [WRK ARGS...]: one wrk run,
+# appended to the row's results.
+wrk_once() {
+  local scenario=$1 system=$2 server=$3 url=$4 i=$5
+  shift 5
+  local base out before after rps reqs p50 p99 errs sockerr
+  base=$(wrk_base "$scenario" "$system")
+  out=$base.$i.txt
+  before=$(cpu_ticks "$server")
+  taskset -c 1 wrk -t1 -c"$CONNS" -d"${duration}s" --latency "$@" "$url" >"$out" 2>&1 || true
+  after=$(cpu_ticks "$server")
+  rps=$(awk '/^Requests\/sec:/{printf "%.0f", $2}' "$out")
+  if [ -z "$rps" ]; then
+    log "$scenario / $system: wrk failed: $(tail -3 "$out")"
+    return
+  fi
+  reqs=$(awk '/requests in/{print $1; exit}' "$out")
+  p50=$(awk '$1 == "50%" {print $2}' "$out")
+  p99=$(awk '$1 == "99%" {print $2}' "$out")
+  errs=$(awk '/Non-2xx or 3xx responses:/{print $NF}' "$out")
+  sockerr=$(awk '/Socket errors/{sub(/^ *Socket errors: */, ""); gsub(/ /, "_"); print}' "$out")
+  echo "$rps $(to_ms "$p50") $(to_ms "$p99") $(cpu_per_1k $((after - before)) "$reqs") ${errs:-0} ${sockerr:--}" >>"$base.results"
+}
+
+# wrk_row SCENARIO SYSTEM: the row of the run with the median req/s.
+wrk_row() {
+  local scenario=$1 system=$2 results m
+  results=$(wrk_base "$scenario" "$system").results
   m=$(median "$results")
   if [ -z "$m" ]; then
     row "$scenario" "$system" - - - - "wrk failed"
@@ -353,6 +359,34 @@ measure_wrk() {
   [ "$6" = - ] || note="$note; socket errors: ${6//_/ }"
   row "$scenario" "$system" "$1" "$2" "$3" "$4" "$note"
   log "$scenario / $system: $1 req/s"
+}
+
+# measure_wrk SCENARIO SPEC...: $runs runs of wrk against each system of
+# the scenario, interleaved (run 1 of every system, then run 2, ...), so
+# that a slow drift of the machine affects all systems alike; each row is
+# its system's run with the median req/s. A SPEC is
+# "SYSTEM|SERVER|URL[|HEADER]", HEADER an extra request header for wrk -H.
+measure_wrk() {
+  local scenario=$1 spec i system server url header
+  shift
+  for spec in "$@"; do
+    IFS='|' read -r system server url header <<<"$spec"
+    : >"$(wrk_base "$scenario" "$system").results"
+  done
+  for ((i = 1; i <= runs; i++)); do
+    for spec in "$@"; do
+      IFS='|' read -r system server url header <<<"$spec"
+      if [ -n "$header" ]; then
+        wrk_once "$scenario" "$system" "$server" "$url" "$i" -H "$header"
+      else
+        wrk_once "$scenario" "$system" "$server" "$url" "$i"
+      fi
+    done
+  done
+  for spec in "$@"; do
+    IFS='|' read -r system server url header <<<"$spec"
+    wrk_row "$scenario" "$system"
+  done
 }
 
 # measure_h2 SCENARIO SYSTEM SERVER URL: $runs runs of h2load (-m10: ten
@@ -464,40 +498,45 @@ KS=https://127.0.0.1:$KUMO_HTTPS
 N=http://127.0.0.1:$NGINX_CACHE
 NS=https://127.0.0.1:$NGINX_TLS
 
-measure_wrk "hit 1 KiB, HTTP/1.1" kumo kumo "$K/1k"
-measure_wrk "hit 1 KiB, HTTP/1.1" "nginx proxy_cache" nginx "$N/1k"
-measure_wrk "hit 1 KiB, HTTP/1.1" "Varnish malloc" varnish "http://127.0.0.1:$VARNISH/1k"
-measure_wrk "hit 1 KiB, HTTP/1.1" "baseline: Go net/http origin, no cache" baseline "http://127.0.0.1:$BASELINE/1k"
+measure_wrk "hit 1 KiB, HTTP/1.1" "kumo|kumo|$K/1k" "nginx proxy_cache|nginx|$N/1k" \
+  "Varnish malloc|varnish|http://127.0.0.1:$VARNISH/1k" \
+  "baseline: Go net/http origin, no cache|baseline|http://127.0.0.1:$BASELINE/1k"
 
-measure_wrk "hit 100 KiB, HTTP/1.1" kumo kumo "$K/100k"
-measure_wrk "hit 100 KiB, HTTP/1.1" "nginx proxy_cache" nginx "$N/100k"
-measure_wrk "hit 100 KiB, HTTP/1.1" "Varnish malloc" varnish "http://127.0.0.1:$VARNISH/100k"
-measure_wrk "hit 100 KiB, HTTP/1.1" "baseline: Go net/http origin, no cache" baseline "http://127.0.0.1:$BASELINE/100k"
+measure_wrk "hit 100 KiB, HTTP/1.1" "kumo|kumo|$K/100k" "nginx proxy_cache|nginx|$N/100k" \
+  "Varnish malloc|varnish|http://127.0.0.1:$VARNISH/100k" \
+  "baseline: Go net/http origin, no cache|baseline|http://127.0.0.1:$BASELINE/100k"
 
-measure_wrk "hit 1 KiB, HTTPS (TLS 1.3)" kumo kumo "$KS/1k"
-measure_wrk "hit 1 KiB, HTTPS (TLS 1.3)" "nginx proxy_cache" nginx "$NS/1k"
+measure_wrk "hit 1 KiB, HTTPS (TLS 1.3)" "kumo|kumo|$KS/1k" "nginx proxy_cache|nginx|$NS/1k"
 
 measure_h2 "hit 1 KiB, HTTP/2 (TLS 1.3)" kumo kumo "$KS/1k"
 measure_h2 "hit 1 KiB, HTTP/2 (TLS 1.3)" "nginx proxy_cache" nginx "$NS/1k"
 
-measure_wrk "new TLS 1.3 connection per request" kumo kumo "$KS/1k" -H "Connection: close"
-measure_wrk "new TLS 1.3 connection per request" "nginx proxy_cache" nginx "$NS/1k" -H "Connection: close"
+measure_wrk "new TLS 1.3 connection per request" "kumo|kumo|$KS/1k|Connection: close" \
+  "nginx proxy_cache|nginx|$NS/1k|Connection: close"
 
-measure_wrk "miss: edge+ALB vs pass-through" "kumo edge → ALB → 2 origins" kumo "$K/nc/x"
-measure_wrk "miss: edge+ALB vs pass-through" "nginx pass-through → 2 origins" nginx "http://127.0.0.1:$NGINX_PASS/nc/x"
+measure_wrk "miss: edge+ALB vs pass-through" "kumo edge → ALB → 2 origins|kumo|$K/nc/x" \
+  "nginx pass-through → 2 origins|nginx|http://127.0.0.1:$NGINX_PASS/nc/x"
 
-measure_wrk "load balancer alone, 2 targets" "kumo ALB" kumo "http://127.0.0.1:$KUMO_ALB/nc/x"
-measure_wrk "load balancer alone, 2 targets" "HAProxy roundrobin" haproxy "http://127.0.0.1:$HAPROXY/nc/x"
+measure_wrk "load balancer alone, 2 targets" "kumo ALB|kumo|http://127.0.0.1:$KUMO_ALB/nc/x" \
+  "HAProxy roundrobin|haproxy|http://127.0.0.1:$HAPROXY/nc/x"
 
-# Both halves on a fresh kumo, one after the other.
-stop kumo
-start_kumo
-warm "$K/1k"
-measure_wrk "access logs, hit 1 KiB" "kumo, access logs on" kumo "$K/1k"
-stop kumo
-start_kumo --no-access-logs
-warm "$K/1k"
-measure_wrk "access logs, hit 1 KiB" "kumo up --no-access-logs" kumo "$K/1k"
+# Logging on and off need two kumo processes: each run starts a fresh one
+# of each, alternately, so both halves see the same machine.
+log_on="access logs, hit 1 KiB"
+: >"$(wrk_base "$log_on" "kumo, access logs on").results"
+: >"$(wrk_base "$log_on" "kumo up --no-access-logs").results"
+for ((i = 1; i <= runs; i++)); do
+  stop kumo
+  start_kumo
+  warm "$K/1k"
+  wrk_once "$log_on" "kumo, access logs on" kumo "$K/1k" "$i"
+  stop kumo
+  start_kumo --no-access-logs
+  warm "$K/1k"
+  wrk_once "$log_on" "kumo up --no-access-logs" kumo "$K/1k" "$i"
+done
+wrk_row "$log_on" "kumo, access logs on"
+wrk_row "$log_on" "kumo up --no-access-logs"
 
 stop kumo
 start_kumo
