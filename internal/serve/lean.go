@@ -34,12 +34,14 @@ type FastHandler interface {
 	http.Handler
 	// ServeFast answers r on w and reports true, or reports false having
 	// written nothing to w (not even a header): the request then goes to
-	// ServeHTTP. r has no body; its context carries the connection's
-	// ConnInfo and is not cancelled when the client goes away (a write
-	// fails instead). r, its URL and its Header are reused for the
-	// connection's next request: a handler that keeps any of them past
-	// its return must Clone r. w supports Flush, not Hijack. A handler that panics
-	// with http.ErrAbortHandler aborts the response, as with net/http.
+	// ServeHTTP. r has no body. Its context carries the connection's
+	// ConnInfo; it ends when the client goes away only once the handler
+	// asked for that with WatchClient (otherwise a write fails instead).
+	// r, its URL and its Header are reused for the connection's next
+	// request: a handler that keeps any of them past its return must
+	// Clone r. w supports Flush and serve.ReadyWriter, not Hijack. A
+	// handler that panics with http.ErrAbortHandler aborts the response,
+	// as with net/http.
 	ServeFast(w http.ResponseWriter, r *http.Request) bool
 }
 
@@ -112,18 +114,13 @@ func (s *Server) serveLean(c *conn) {
 	}
 	// Responses go to c.Conn, bypassing conn.Write's reject check.
 	lc.out = make([]byte, 0, leanWriteSize)
-	err := lc.loop()
-	if !errors.Is(err, errLeanHandoff) {
-		_ = lc.flush() // what was answered before the connection ends
+	if err := lc.loop(); errors.Is(err, errLeanHandoff) {
+		return // net/http closed it, and may have read lc.br: not pooled
 	}
-	if !errors.Is(err, errLeanHandoff) {
-		_ = c.Close()
-	}
-	// A handed-off connection may still read lc.br: it is not pooled.
-	if !errors.Is(err, errLeanHandoff) {
-		lc.br.Reset(nil)
-		s.leanReaders.Put(lc.br)
-	}
+	_ = lc.flush() // what was answered before the connection ends
+	_ = c.Close()
+	lc.br.Reset(nil)
+	s.leanReaders.Put(lc.br)
 }
 
 // loop serves requests until the connection closes or is handed off for
@@ -164,10 +161,10 @@ func (lc *leanConn) loop() error {
 	}
 }
 
-// awaitRequest waits for the first byte of the next request: up to the
+// awaitRequest waits for the start of the next request: up to the
 // read-header timeout for a connection's first request, the idle timeout
-// between requests. It then bounds the head's read with the read-header
-// timeout.
+// between requests. (readRequest bounds the rest of the head with the
+// read-header timeout when it does not come in the same read.)
 func (lc *leanConn) awaitRequest(first bool) error {
 	s := lc.s
 	// As net/http: between requests, a connection that sends fewer than 4
