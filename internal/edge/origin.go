@@ -44,7 +44,7 @@ type origin struct {
 	transport      *http.Transport
 	// lean takes the plain-HTTP requests without a body (package
 	// upstream); transport the others.
-	lean             *upstream.Transport
+	lean *upstream.Transport
 	// sessions are the TLS sessions to resume with the origin.
 	sessions         tls.ClientSessionCache
 	domainLowerCased string
