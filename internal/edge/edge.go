@@ -70,7 +70,8 @@ type Config struct {
 	// Requests whose Host matches no distribution are not logged (no
 	// distribution owns them). It is called for every distribution; the
 	// callee decides what to do with distributions whose Logging is off.
-	// rec is not changed after the call.
+	// rec is the callee's only during the call (it belongs to a
+	// transaction that is recycled): copy what must be kept.
 	Log    func(d *model.Distribution, rec *accesslog.CloudFrontRecord)
 	Logger *slog.Logger
 	// EdgeLocation is x-edge-location and X-Amz-Cf-Pop ("" = DefaultEdgeLocation).
