@@ -7,10 +7,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -373,5 +375,37 @@ func TestHTTPSTargetGroupWithoutValidation(t *testing.T) {
 	resp, body := get(t, noRedirectClient(), "http://"+ru.addrs[l]+"/", nil)
 	if resp.StatusCode != 200 || body != "tls-target" {
 		t.Fatalf("got %d %q", resp.StatusCode, body)
+	}
+}
+
+// TestHTTPSTargetSessionResumption: the load balancer resumes its TLS
+// session with an HTTPS target on a new connection (the target closes each
+// one, so every request dials and handshakes again).
+func TestHTTPSTargetSessionResumption(t *testing.T) {
+	var mu sync.Mutex
+	var resumed []bool
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		resumed = append(resumed, r.TLS != nil && r.TLS.DidResume)
+		mu.Unlock()
+		w.Header().Set("Connection", "close")
+		_, _ = io.WriteString(w, "tls-target")
+	}))
+	t.Cleanup(srv.Close)
+	tg := mkTG("alb-tg", &model.Target{ID: "10.0.4.254", Addr: "10.0.4.254:443", Local: srv.Listener.Addr().String()})
+	tg.Protocol = "HTTPS"
+	tg.HealthCheck.Enabled = false
+	l := httpListener(80, forward(tg))
+	ru := start(t, Config{LB: loadBalancer(l)})
+	for i := range 3 {
+		resp, body := get(t, noRedirectClient(), "http://"+ru.addrs[l]+"/", nil)
+		if resp.StatusCode != 200 || body != "tls-target" {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(resumed) != 3 || resumed[0] || !resumed[1] || !resumed[2] {
+		t.Errorf("target handshakes resumed: %v, want [false true true]", resumed)
 	}
 }
