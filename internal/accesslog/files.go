@@ -162,6 +162,9 @@ type fileSet struct {
 
 	mu     sync.Mutex
 	files  map[int64]*liveFile
+	// lastKey is the period of the last record CloudFrontLog.Write took:
+	// no file of an earlier period is live while records keep this one.
+	lastKey int64
 	line   []byte
 	closed bool
 	errs   []error
@@ -333,10 +336,15 @@ func (l *CloudFrontLog) Write(rec *CloudFrontRecord) error {
 	if s.closed {
 		return errClosed(s.kind)
 	}
-	for k := range s.files {
-		if k < key {
-			s.finishLocked(k)
+	if key != s.lastKey {
+		// A record for another hour: finish the files of earlier hours.
+		// (Records of one hour, the common case, skip the scan.)
+		for k := range s.files {
+			if k < key {
+				s.finishLocked(k)
+			}
 		}
+		s.lastKey = key
 	}
 	f := s.files[key]
 	if f == nil {

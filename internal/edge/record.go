@@ -134,7 +134,7 @@ func (t *txn) finish() {
 	rec.CSBytes = requestBytes(r, body)
 	if t.wrote && t.ready {
 		rec.SCBytes = t.headerBytes + t.bodyBytes
-		rec.TimeToFirstByte = t.firstByte.Sub(t.start)
+		rec.TimeToFirstByte = rec.TimeTaken // serveReady: written at once
 		rec.ContentType, rec.ContentLen = t.readyCT, t.readyCL
 	} else if t.wrote {
 		rec.SCBytes = t.headerBytes + t.bodyBytes

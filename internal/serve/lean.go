@@ -74,6 +74,8 @@ type leanConn struct {
 	headDeadline bool
 	// lastMethod is the method of the connection's last request.
 	lastMethod string
+	// now is when the request being served started: its Date.
+	now time.Time
 
 	// extent is the length of the request ServeFast is serving; the
 	// watch fields are WatchClient's (watchDone nil: no watch).
@@ -442,6 +444,7 @@ func (lc *leanConn) serveFast(fh FastHandler, req *http.Request, extent int) (se
 	w := &lc.resp
 	w.reset(lc, req)
 	lc.extent = extent
+	lc.now = time.Now()
 	defer lc.stopWatch()
 	defer func() {
 		if v := recover(); v != nil {

@@ -267,7 +267,7 @@ func (w *leanResponse) sendHead(p []byte, final bool) {
 	out = w.appendHeader(out, h, skip)
 	if _, ok := h["Date"]; !ok {
 		out = append(out, "Date: "...)
-		out = append(out, lc.s.date()...)
+		out = append(out, lc.s.date(lc.now)...)
 		out = append(out, "\r\n"...)
 	}
 	for _, kv := range [...][2]string{{"Content-Length", setCL}, {"Content-Type", setCT}, {"Connection", setConn}, {"Transfer-Encoding", setTE}} {
@@ -400,7 +400,7 @@ func (w *leanResponse) WriteReady(status int, head, extra []byte, addDate bool, 
 	lc.out = append(lc.out, extra...)
 	if addDate {
 		lc.out = append(lc.out, "Date: "...)
-		lc.out = append(lc.out, lc.s.date()...)
+		lc.out = append(lc.out, lc.s.date(lc.now)...)
 		lc.out = append(lc.out, "\r\n"...)
 	}
 	if w.closeAfter {
@@ -455,9 +455,8 @@ type dateCache struct {
 	val []byte
 }
 
-// date returns the current Date header value, formatted once per second.
-func (s *Server) date() []byte {
-	now := time.Now()
+// date returns the Date header value for now, formatted once per second.
+func (s *Server) date(now time.Time) []byte {
 	if d := s.dateVal.Load(); d != nil && d.sec == now.Unix() {
 		return d.val
 	}
