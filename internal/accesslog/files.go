@@ -160,14 +160,14 @@ type fileSet struct {
 	through bool
 	log     *slog.Logger
 
-	mu     sync.Mutex
-	files  map[int64]*liveFile
+	mu    sync.Mutex
+	files map[int64]*liveFile
 	// lastKey is the period of the last record CloudFrontLog.Write took:
 	// no file of an earlier period is live while records keep this one.
 	lastKey int64
-	line   []byte
-	closed bool
-	errs   []error
+	line    []byte
+	closed  bool
+	errs    []error
 
 	bg   sync.WaitGroup
 	stop chan struct{}

@@ -163,12 +163,17 @@ func validate(req *http.Request) error {
 	return nil
 }
 
+// idleTimeout is IdleTimeout, or its default.
+func (t *Transport) idleTimeout() time.Duration {
+	if t.IdleTimeout > 0 {
+		return t.IdleTimeout
+	}
+	return defaultIdleTimeout
+}
+
 // get returns an idle connection to addr, or a new one.
 func (t *Transport) get(ctx context.Context, addr string) (*pconn, bool, error) {
-	idleTimeout := t.IdleTimeout
-	if idleTimeout <= 0 {
-		idleTimeout = defaultIdleTimeout
-	}
+	idleTimeout := t.idleTimeout()
 	now := time.Now()
 	t.mu.Lock()
 	list := t.idle[addr]
@@ -203,10 +208,7 @@ func (t *Transport) put(pc *pconn) {
 	if maxIdle <= 0 {
 		maxIdle = defaultMaxIdle
 	}
-	idleTimeout := t.IdleTimeout
-	if idleTimeout <= 0 {
-		idleTimeout = defaultIdleTimeout
-	}
+	idleTimeout := t.idleTimeout()
 	pc.idleAt = time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
