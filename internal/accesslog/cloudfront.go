@@ -37,6 +37,23 @@ const cloudFrontEscapeTable = "1111111111111111111111111111111110110101000000000
 // cloudFrontNeedsEscape reports whether byte c is URL-encoded (§1.4).
 func cloudFrontNeedsEscape(c byte) bool { return cloudFrontEscapeTable[c] == '1' }
 
+// cloudFrontCleanPrefix returns the length of the longest prefix of s that
+// has no byte to escape. It tests eight bytes per step: OR-ing the table's
+// '0' (0x30) and '1' (0x31) entries leaves bit 0 set when any of them is '1'.
+func cloudFrontCleanPrefix(s string) int {
+	const t = cloudFrontEscapeTable
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		b := s[i : i+8]
+		if (t[b[0]]|t[b[1]]|t[b[2]]|t[b[3]]|t[b[4]]|t[b[5]]|t[b[6]]|t[b[7]])&1 != 0 {
+			break
+		}
+	}
+	for ; i < len(s) && !cloudFrontNeedsEscape(s[i]); i++ {
+	}
+	return i
+}
+
 // EscapeCloudFront appends s to dst encoded as a CloudFront log field value
 // (cloudfront.md §1.4, current single-encoding form): each byte that
 // cloudFrontNeedsEscape selects becomes %XX with uppercase hex; everything
@@ -47,9 +64,13 @@ func EscapeCloudFront(dst []byte, s string) []byte {
 	if s == "" {
 		return append(dst, '-')
 	}
+	i := cloudFrontCleanPrefix(s)
+	if i == len(s) {
+		return append(dst, s...) // nothing to escape: the common case
+	}
 	const hex = "0123456789ABCDEF"
 	start := 0
-	for i := 0; i < len(s); i++ {
+	for ; i < len(s); i++ {
 		c := s[i]
 		if !cloudFrontNeedsEscape(c) {
 			continue

@@ -286,14 +286,21 @@ func TestParseCloudFrontStreamLineNumbers(t *testing.T) {
 }
 
 func BenchmarkCloudFrontAppendLine(b *testing.B) {
-	r := trickyCloudFront()
-	r.UserAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/111.0.0.0 Safari/537.36"
-	buf := make([]byte, 0, 1024)
-	b.ReportAllocs()
-	for b.Loop() {
-		buf = r.AppendLine(buf[:0])
+	tricky := trickyCloudFront()
+	tricky.UserAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/111.0.0.0 Safari/537.36"
+	for _, bc := range []struct {
+		name string
+		r    *CloudFrontRecord
+	}{{"typical", seedCloudFrontMiss()}, {"escaped", tricky}} {
+		b.Run(bc.name, func(b *testing.B) {
+			buf := make([]byte, 0, 1024)
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = bc.r.AppendLine(buf[:0])
+			}
+			b.SetBytes(int64(len(buf)))
+		})
 	}
-	b.SetBytes(int64(len(buf)))
 }
 
 func TestCloudFrontAppendLineNoAllocs(t *testing.T) {
@@ -301,5 +308,26 @@ func TestCloudFrontAppendLineNoAllocs(t *testing.T) {
 	buf := make([]byte, 0, 2048)
 	if n := testing.AllocsPerRun(100, func() { buf = r.AppendLine(buf[:0]) }); n != 0 {
 		t.Errorf("AppendLine allocates %v times per line, want 0", n)
+	}
+}
+
+// TestCloudFrontCleanPrefix checks the eight-bytes-a-step scan against the
+// byte rule: every byte value at every position of the unrolled and the
+// tail loops.
+func TestCloudFrontCleanPrefix(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for n := 1; n <= 19; n++ {
+			for p := 0; p < n; p++ {
+				b := []byte(strings.Repeat("a", n))
+				b[p] = byte(c)
+				want := n
+				if cloudFrontNeedsEscape(byte(c)) {
+					want = p
+				}
+				if got := cloudFrontCleanPrefix(string(b)); got != want {
+					t.Fatalf("byte %#x at %d of %d: clean prefix %d, want %d", c, p, n, got, want)
+				}
+			}
+		}
 	}
 }

@@ -24,21 +24,15 @@ func appendDate(dst []byte, t time.Time) []byte {
 	if y < 0 || y > 9999 {
 		return t.AppendFormat(dst, "2006-01-02")
 	}
-	dst = appendDigits(dst, y, 4)
-	dst = append(dst, '-')
-	dst = appendDigits(dst, int(m), 2)
-	dst = append(dst, '-')
-	return appendDigits(dst, d, 2)
+	return append(dst, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+m/10), byte('0'+m%10), '-', byte('0'+d/10), byte('0'+d%10))
 }
 
 // appendClock appends t (already UTC) as HH:MM:SS.
 func appendClock(dst []byte, t time.Time) []byte {
 	h, mi, s := t.Clock()
-	dst = appendDigits(dst, h, 2)
-	dst = append(dst, ':')
-	dst = appendDigits(dst, mi, 2)
-	dst = append(dst, ':')
-	return appendDigits(dst, s, 2)
+	return append(dst, byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':',
+		byte('0'+s/10), byte('0'+s%10))
 }
 
 // appendSeconds3 appends a non-negative duration as seconds with exactly
@@ -46,6 +40,10 @@ func appendClock(dst []byte, t time.Time) []byte {
 // (cloudfront.md §1.3 #19, alb.md §1.3 #6).
 func appendSeconds3(dst []byte, d time.Duration) []byte {
 	ms := int64(d.Round(time.Millisecond) / time.Millisecond)
+	if ms < 10000 { // under 10 s, the common case: "S.mmm" at once
+		f := int(ms % 1000)
+		return append(dst, byte('0'+ms/1000), '.', byte('0'+f/100), byte('0'+f/10%10), byte('0'+f%10))
+	}
 	dst = strconv.AppendInt(dst, ms/1000, 10)
 	dst = append(dst, '.')
 	return appendDigits(dst, int(ms%1000), 3)
