@@ -97,6 +97,8 @@ type LoadBalancer struct {
 
 	pages lbPages
 	bufs  *sync.Pool
+	// outReqs recycles the targetReq of requests to targets.
+	outReqs sync.Pool
 
 	health healthRunner
 	ops    opsState

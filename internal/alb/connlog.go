@@ -3,6 +3,7 @@ package alb
 import (
 	"crypto/tls"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -76,7 +77,7 @@ type trackedConn struct {
 	logged    bool
 	closed    bool
 	remoteKey string // remote address
-	connKey   string // local|remote
+	connKey   any    // connKeyOf(local, remote)
 	sni       string
 
 	// idle answers 408 when a plain-HTTP client sends nothing within the
@@ -87,7 +88,7 @@ type trackedConn struct {
 
 func (l *listener) track(c net.Conn) *trackedConn {
 	tc := &trackedConn{Conn: c, l: l, accepted: l.lb.now(), remoteKey: c.RemoteAddr().String()}
-	tc.connKey = c.LocalAddr().String() + "|" + tc.remoteKey
+	tc.connKey = connKeyOf(c.LocalAddr(), c.RemoteAddr())
 	l.lb.cfg.Metrics.ConnectionOpened(l.lb.lb.FullName)
 	if l.tls == nil {
 		l.lb.ops.plainConns.Store(tc.connKey, tc)
@@ -227,6 +228,21 @@ func (c *trackedConn) Close() error {
 // codes and UnmappedConnectionError; kumo uses the latter.
 const failedHandshakeCode = "UnmappedConnectionError"
 
+// addrPair is the plainConns key of a TCP connection.
+type addrPair struct{ local, remote netip.AddrPort }
+
+// connKeyOf is the plainConns key of the connection between local and
+// remote: their addresses as values for TCP (every request looks it up:
+// no formatting), as "local|remote" otherwise.
+func connKeyOf(local, remote net.Addr) any {
+	l, ok1 := local.(*net.TCPAddr)
+	r, ok2 := remote.(*net.TCPAddr)
+	if ok1 && ok2 {
+		return addrPair{l.AddrPort(), r.AddrPort()}
+	}
+	return local.String() + "|" + remote.String()
+}
+
 // plainRequestSeen writes the line of a plain-HTTP connection at its first
 // request, when the connection's trace id is known (alb.md §1.12: one line
 // per connection; the access log's conn_trace_id matches it).
@@ -234,7 +250,7 @@ func (l *listener) plainRequestSeen(ci *serve.ConnInfo) {
 	if l.tls != nil || ci == nil || ci.Local == nil || ci.Remote == nil {
 		return
 	}
-	v, ok := l.lb.ops.plainConns.Load(ci.Local.String() + "|" + ci.Remote.String())
+	v, ok := l.lb.ops.plainConns.Load(connKeyOf(ci.Local, ci.Remote))
 	if !ok {
 		return
 	}

@@ -112,8 +112,30 @@ func suspiciousHeaderName(k string) bool {
 	if k == "Content-Length" || k == "Transfer-Encoding" {
 		return false
 	}
-	n := strings.ToLower(strings.ReplaceAll(strings.TrimSpace(k), "_", "-"))
-	return n == "content-length" || n == "transfer-encoding"
+	n := strings.TrimSpace(k)
+	return normalisesTo(n, "content-length") || normalisesTo(n, "transfer-encoding")
+}
+
+// normalisesTo reports whether name, lower-cased with '_' read as '-', is
+// want (lower case) — without building the normalised name, as every
+// header of every request is checked.
+func normalisesTo(name, want string) bool {
+	if len(name) != len(want) {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '_':
+			c = '-'
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if c != want[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func isASCII(s string) bool {

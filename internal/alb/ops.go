@@ -12,7 +12,7 @@ import (
 // opsState is the load balancer's operations side: connection tracking for
 // the connection log, and the metrics registration.
 type opsState struct {
-	// plainConns maps local|remote to the *trackedConn of a plain-HTTP
+	// plainConns maps connKeyOf(local, remote) to the *trackedConn of a plain-HTTP
 	// connection until its connection-log line is written.
 	plainConns sync.Map
 	// unregister removes the HealthyHostCount source.

@@ -235,7 +235,7 @@ func (l *listener) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 // away (serve.WatchClient), which the 460 and the target request's
 // cancellation rely on.
 func (l *listener) ServeFast(w http.ResponseWriter, r *http.Request) bool {
-	l.ServeHTTP(w, r.WithContext(serve.WatchClient(r)))
+	l.ServeHTTP(w, serve.WatchClientRequest(r))
 	return true
 }
 
@@ -294,11 +294,13 @@ func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.Addr) {
 	defer idle.Stop()
 	stopDrain := context.AfterFunc(t.ext.drain, func() { cancel(errDeregistrationDelayExpired) })
 	defer stopDrain()
-	trace := &httptrace.ClientTrace{WroteHeaders: ex.wroteHeaders}
-	ctx = httptrace.WithClientTrace(ctx, trace)
 
 	ex.body.idle, ex.body.timeout = idle, lb.idleTimeout
-	out := ex.l.targetRequest(ctx, r, t, peer, rec.TraceID, &ex.body)
+	tr, _ := lb.outReqs.Get().(*targetReq)
+	if tr == nil {
+		tr = new(targetReq)
+	}
+	out := ex.l.targetRequest(ctx, r, t, peer, rec.TraceID, &ex.body, tr)
 	ex.l.applyRequestAttributes(out, r, peerAddrPort(r))
 	if rec.TransformedHost != "" {
 		out.Host = rec.TransformedHost // a rewritten Host is sent as it is (alb.md §5.4)
@@ -307,10 +309,17 @@ func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.Addr) {
 		out.Header["Te"] = []string{"trailers"} // gRPC needs it end to end
 	}
 	rt := lb.roundTripper(tg)
+	var resp *http.Response
+	var err error
 	if rt == http.RoundTripper(lb.httpTransport) && r.Header["Upgrade"] == nil && upstream.Supported(out) {
-		rt = lb.leanTransport
+		// The lean client keeps nothing of out once the exchange is
+		// over (below, the response body closed): tr serves again.
+		defer lb.outReqs.Put(tr)
+		resp, err = lb.leanTransport.RoundTripObserved(out, ex)
+	} else {
+		trace := &httptrace.ClientTrace{WroteHeaders: ex.WroteHeaders}
+		resp, err = rt.RoundTrip(out.WithContext(httptrace.WithClientTrace(ctx, trace)))
 	}
-	resp, err := rt.RoundTrip(out)
 	gotResp := lb.now()
 	wroteNanos := ex.wrote.Load()
 	if wroteNanos != 0 {
@@ -355,7 +364,9 @@ func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.Addr) {
 	ex.finish(r)
 }
 
-func (ex *exchange) wroteHeaders() {
+// WroteHeaders records when the request head reached the target
+// (upstream.Observer, httptrace.ClientTrace.WroteHeaders).
+func (ex *exchange) WroteHeaders() {
 	ex.wrote.CompareAndSwap(0, ex.l.lb.now().UnixNano())
 }
 
@@ -419,7 +430,10 @@ func (l *listener) fillRequestFields(rec *accesslog.ALBRecord, r *http.Request, 
 	rec.ELB = l.lb.lb.FullName
 	rec.Type = logType(l.https, r)
 	if peer.IsValid() {
-		rec.Client = peer.Addr().Unmap().String() + ":" + strconv.Itoa(int(peer.Port()))
+		var buf [64]byte // one allocation for "ip:port" (an IPv6 ip unbracketed)
+		b := peer.Addr().Unmap().AppendTo(buf[:0])
+		b = append(b, ':')
+		rec.Client = string(strconv.AppendUint(b, uint64(peer.Port()), 10))
 	} else {
 		rec.Client = r.RemoteAddr
 	}
@@ -511,10 +525,23 @@ func isHopByHop(k string, connTokens []string) bool {
 	return false
 }
 
-// targetRequest builds the request to the target (alb.md §4.1–4.4).
-func (l *listener) targetRequest(ctx context.Context, r *http.Request, t *target, peer netip.Addr, traceID string, counter *countingBody) *http.Request {
+// targetReq is the storage of a request to a target, reused from one
+// request to the next (LoadBalancer.outReqs) when no one keeps it.
+type targetReq struct {
+	req http.Request
+	url url.URL
+	h   http.Header
+}
+
+// targetRequest builds the request to the target (alb.md §4.1–4.4) in tr.
+func (l *listener) targetRequest(ctx context.Context, r *http.Request, t *target, peer netip.Addr, traceID string, counter *countingBody, tr *targetReq) *http.Request {
 	conn := r.Header["Connection"]
-	h := make(http.Header, len(r.Header)+4)
+	h := tr.h
+	if h == nil {
+		h = make(http.Header, len(r.Header)+4)
+		tr.h = h
+	}
+	clear(h)
 	for k, vv := range r.Header {
 		if isHopByHop(k, conn) {
 			continue
@@ -529,8 +556,8 @@ func (l *listener) targetRequest(ctx context.Context, r *http.Request, t *target
 	} else {
 		delete(h, "X-Forwarded-For")
 	}
-	h["X-Forwarded-Proto"] = []string{l.scheme}
-	h["X-Forwarded-Port"] = []string{l.port}
+	h["X-Forwarded-Proto"] = l.schemeValue // shared, never mutated
+	h["X-Forwarded-Port"] = l.portValue
 	h["X-Amzn-Trace-Id"] = []string{traceID}
 
 	scheme := "http"
@@ -544,17 +571,17 @@ func (l *listener) targetRequest(ctx context.Context, r *http.Request, t *target
 		counter.r = body
 		body = counter
 	}
-	out := &http.Request{
-		Method:        r.Method,
-		URL:           &url.URL{Scheme: scheme, Host: t.dial, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery},
-		Proto:         "HTTP/1.1",
-		ProtoMajor:    1,
-		ProtoMinor:    1,
-		Header:        h,
-		Body:          body,
-		ContentLength: r.ContentLength,
-		Host:          forwardedHost(r.Host, l.model.Port, l.lb.preserve),
-	}
+	tr.url = url.URL{Scheme: scheme, Host: t.dial, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	var blank http.Request
+	tr.req = *blank.WithContext(ctx) // (a copy in place: WithContext's own does not escape)
+	out := &tr.req
+	out.Method = r.Method
+	out.URL = &tr.url
+	out.Proto, out.ProtoMajor, out.ProtoMinor = "HTTP/1.1", 1, 1
+	out.Header = h
+	out.Body = body
+	out.ContentLength = r.ContentLength
+	out.Host = forwardedHost(r.Host, l.model.Port, l.lb.preserve)
 	if out.Host == "" {
 		// HTTP/1.0 without Host: never let the local dial address leak.
 		out.Host = t.model.Addr
@@ -562,7 +589,7 @@ func (l *listener) targetRequest(ctx context.Context, r *http.Request, t *target
 	if out.ContentLength == 0 && body != http.NoBody {
 		out.ContentLength = -1
 	}
-	return out.WithContext(ctx)
+	return out
 }
 
 // forwardedFor implements X-Forwarded-For processing (alb.md §4.1) for the

@@ -20,6 +20,10 @@ type listener struct {
 	port   string // the modeled port, as text
 	tls    *listenerTLS
 	rules  []*rule // by priority, the default rule last (priority 0)
+
+	// schemeValue and portValue are the X-Forwarded-Proto and
+	// X-Forwarded-Port values, shared by every request to a target.
+	schemeValue, portValue []string
 }
 
 // rule is one compiled listener rule; the default rule has no conditions and
@@ -54,6 +58,7 @@ func (lb *LoadBalancer) compileListener(ml *model.Listener) (*listener, error) {
 	if ml.Port < 1 || ml.Port > 65535 {
 		return nil, fmt.Errorf("listener port %d out of range 1-65535", ml.Port)
 	}
+	l.schemeValue, l.portValue = []string{l.scheme}, []string{l.port}
 	mrules := append([]*model.Rule(nil), ml.Rules...)
 	sort.SliceStable(mrules, func(i, j int) bool { return mrules[i].Priority < mrules[j].Priority })
 	for _, mr := range mrules {

@@ -19,10 +19,13 @@ const traceHeaderLimit = 7 << 10
 // creation time in seconds. A header without Root gets the Root prepended
 // (UNCONFIRMED: not described).
 func traceHeader(existing []string, created time.Time, headerBytes int64) string {
-	id := newTraceID(created)
 	if len(existing) == 0 || headerBytes > traceHeaderLimit {
-		return "Root=" + id
+		var b [len("Root=") + traceIDLen]byte
+		copy(b[:], "Root=")
+		putTraceID(b[len("Root="):], created)
+		return string(b[:])
 	}
+	id := newTraceID(created)
 	cur := strings.Join(existing, ",")
 	fields := strings.Split(cur, ";")
 	hasRoot, selfAt := false, -1
@@ -47,7 +50,16 @@ func traceHeader(existing []string, created time.Time, headerBytes int64) string
 
 // newTraceID returns 1-<8 hex epoch seconds>-<24 lowercase hex random>.
 func newTraceID(created time.Time) string {
-	var b [35]byte
+	var b [traceIDLen]byte
+	putTraceID(b[:], created)
+	return string(b[:])
+}
+
+// traceIDLen is the length of a trace id: 1-<8 hex>-<24 hex>.
+const traceIDLen = 35
+
+// putTraceID writes newTraceID's id into b (traceIDLen bytes).
+func putTraceID(b []byte, created time.Time) {
 	b[0], b[1] = '1', '-'
 	e := uint32(created.Unix())
 	hex.Encode(b[2:10], []byte{byte(e >> 24), byte(e >> 16), byte(e >> 8), byte(e)})
@@ -61,5 +73,4 @@ func newTraceID(created time.Time) string {
 		r[8+i] = byte(y >> (8 * i))
 	}
 	hex.Encode(b[11:], r[:])
-	return string(b[:])
 }

@@ -184,7 +184,7 @@ func (lc *leanConn) handoff(extent int64) error {
 		return err
 	}
 	h := newHandoff(lc.c, lc.br, extent)
-	_ = lc.c.SetReadDeadline(time.Time{}) // net/http sets its own
+	lc.setReadDeadline(time.Time{}) // net/http sets its own
 	if !lc.s.h1ln.deliver(h) {
 		return net.ErrClosed
 	}
@@ -196,5 +196,6 @@ func (lc *leanConn) handoff(extent int64) error {
 	if !<-h.done {
 		return errLeanHandoff
 	}
+	lc.readDeadline = true // whatever net/http left set
 	return nil
 }

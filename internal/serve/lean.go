@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -77,13 +78,28 @@ type leanConn struct {
 	// now is when the request being served started: its Date.
 	now time.Time
 
-	// extent is the length of the request ServeFast is serving; the
-	// watch fields are WatchClient's (watchDone nil: no watch).
-	extent       int
-	watchDone    chan struct{}
-	watchCtx     context.Context
-	watchCancel  context.CancelCauseFunc
-	watchAborted atomic.Bool
+	// extent is the length of the request ServeFast is serving.
+	extent int
+	// readDeadline: a read deadline is set on the connection.
+	readDeadline bool
+
+	// WatchClient's state. Its background read is done by the watcher
+	// goroutine (one per connection, started at the first watch, fed
+	// through watchReq) and is not aborted when the request ends: it goes
+	// on as the wait for the connection's next request, whose outcome
+	// awaitRequest takes from watchRes. While watchPending, the watcher
+	// owns lc.br: the main loop touches it only after receiving from
+	// watchRes (watchSkip: the served request's bytes, still in lc.br,
+	// to discard then).
+	watchCtx     context.Context // the served request's watch; nil: none
+	watchPending bool
+	watchSkip    int
+	watchReq     chan int
+	watchRes     chan error
+	// watchCancel ends the served request's watch context; nil once the
+	// request ended. The watcher calls it when its read fails.
+	watchMu     sync.Mutex
+	watchCancel context.CancelCauseFunc
 
 	// The request ServeFast gets, reused from one request to the next
 	// (its strings are not: each request's point into its own copy of
@@ -117,10 +133,12 @@ func (s *Server) serveLean(c *conn) {
 	// Responses go to c.Conn, bypassing conn.Write's reject check.
 	lc.out = make([]byte, 0, leanWriteSize)
 	if err := lc.loop(); errors.Is(err, errLeanHandoff) {
-		return // net/http closed it, and may have read lc.br: not pooled
+		lc.endWatcher() // idle: a hand-off waits for its read
+		return          // net/http closed it, and may have read lc.br: not pooled
 	}
 	_ = lc.flush() // what was answered before the connection ends
 	_ = c.Close()
+	lc.endWatcher() // after Close, which ends a read it has pending
 	lc.br.Reset(nil)
 	s.leanReaders.Put(lc.br)
 }
@@ -175,7 +193,10 @@ func (lc *leanConn) awaitRequest(first bool) error {
 	if first {
 		want = 1
 	}
-	if lc.br.Buffered() < want {
+	// (While the watcher's read is pending, it is the wait for this
+	// request: lc.br is not the main loop's to look at until it reports.
+	// The deadline set here applies to that pending read too.)
+	if lc.watchPending || lc.br.Buffered() < want {
 		wait := s.opt.IdleTimeout
 		if first {
 			wait = s.opt.ReadHeaderTimeout
@@ -183,8 +204,14 @@ func (lc *leanConn) awaitRequest(first bool) error {
 		if !lc.setIdle(true) {
 			return net.ErrClosed
 		}
-		_ = lc.c.SetReadDeadline(time.Now().Add(wait))
-		_, err := lc.br.Peek(want)
+		lc.setReadDeadline(time.Now().Add(wait))
+		var err error
+		if lc.watchPending {
+			err = lc.settleWatch(<-lc.watchRes)
+		}
+		if err == nil && lc.br.Buffered() < want {
+			_, err = lc.br.Peek(want)
+		}
 		lc.setIdle(false)
 		if err != nil {
 			return err
@@ -245,7 +272,7 @@ func (lc *leanConn) readRequest() (*http.Request, int64, error) {
 		scanned = max(0, len(buf)-3)
 		if !lc.headDeadline {
 			// The head did not come in one read: bound the rest.
-			_ = lc.c.SetReadDeadline(time.Now().Add(lc.s.opt.ReadHeaderTimeout))
+			lc.setReadDeadline(time.Now().Add(lc.s.opt.ReadHeaderTimeout))
 			lc.headDeadline = true
 		}
 		if _, err := lc.br.Peek(len(buf) + 1); err != nil {
@@ -450,7 +477,7 @@ func (lc *leanConn) serveFast(fh FastHandler, req *http.Request, extent int) (se
 		if v := recover(); v != nil {
 			served, keep = true, false
 			lc.stopWatch()
-			_, _ = lc.br.Discard(extent)
+			lc.consume(extent)
 			if v != http.ErrAbortHandler {
 				s.log.Error("serve: panic serving request", "client", lc.raddr, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			}
@@ -458,8 +485,10 @@ func (lc *leanConn) serveFast(fh FastHandler, req *http.Request, extent int) (se
 		}
 	}()
 	ok := fh.ServeFast(w, req)
-	lc.stopWatch() // before anything reads lc.br again
+	lc.stopWatch()
 	if !ok {
+		// net/http needs lc.br now, not once the next request comes.
+		lc.abortWatch()
 		if w.wroteHeader {
 			// A broken FastHandler: the response started.
 			s.log.Error("serve: ServeFast declined after writing; closing the connection", "client", lc.raddr)
@@ -468,7 +497,7 @@ func (lc *leanConn) serveFast(fh FastHandler, req *http.Request, extent int) (se
 		}
 		return false, true
 	}
-	_, _ = lc.br.Discard(extent)
+	lc.consume(extent)
 	if !lc.c.served.Load() {
 		lc.c.requestStarted()
 		lc.c.responded()
@@ -476,11 +505,46 @@ func (lc *leanConn) serveFast(fh FastHandler, req *http.Request, extent int) (se
 	w.finish()
 	keep = w.err == nil && !w.closeAfter
 	// A pipelined request already read is answered in the same write;
-	// anything else goes out now.
-	if w.err == nil && (lc.br.Buffered() == 0 || !keep) {
+	// anything else goes out now. (With the watcher's read pending, no
+	// next request is known to be here.)
+	if w.err == nil && (lc.watchPending || lc.br.Buffered() == 0 || !keep) {
 		w.err = lc.flush()
 	}
 	return true, keep && w.err == nil
+}
+
+// consume drops the served request's n bytes from lc.br: now, or, while
+// the watcher's read is pending, once it reports.
+func (lc *leanConn) consume(n int) {
+	if lc.watchPending {
+		select {
+		case err := <-lc.watchRes:
+			// A failed read is found again by the next one.
+			_ = lc.settleWatch(err)
+		default:
+			lc.watchSkip += n
+			return
+		}
+	}
+	_, _ = lc.br.Discard(n)
+}
+
+// settleWatch takes the outcome err of the watcher's read: lc.br is the
+// main loop's again.
+func (lc *leanConn) settleWatch(err error) error {
+	lc.watchPending = false
+	if lc.watchSkip > 0 {
+		_, _ = lc.br.Discard(lc.watchSkip)
+		lc.watchSkip = 0
+	}
+	return err
+}
+
+// setReadDeadline sets the connection's read deadline, and notes that one
+// is set.
+func (lc *leanConn) setReadDeadline(t time.Time) {
+	_ = lc.c.SetReadDeadline(t)
+	lc.readDeadline = !t.IsZero()
 }
 
 type leanKey struct{}
@@ -499,42 +563,115 @@ func WatchClient(r *http.Request) context.Context {
 	if !ok {
 		return r.Context()
 	}
-	if lc.watchDone != nil {
+	return lc.watch(r)
+}
+
+// WatchClientRequest is r with WatchClient's context, for a handler that
+// passes it on in the request: on the lean engine, r itself when it is the
+// request ServeFast got (which the engine sets up anew for each request),
+// saving r.WithContext's copy; otherwise r.WithContext(WatchClient(r)).
+func WatchClientRequest(r *http.Request) *http.Request {
+	lc, ok := r.Context().Value(leanKey{}).(*leanConn)
+	if !ok {
+		return r
+	}
+	ctx := lc.watch(r)
+	if r != &lc.req {
+		return r.WithContext(ctx)
+	}
+	if r.Context() != ctx {
+		*r = *r.WithContext(ctx)
+	}
+	return r
+}
+
+// watch is WatchClient for a lean request.
+func (lc *leanConn) watch(r *http.Request) context.Context {
+	if lc.watchCtx != nil {
 		return lc.watchCtx
 	}
 	ctx, cancel := context.WithCancelCause(r.Context())
-	lc.watchCtx, lc.watchCancel = ctx, cancel
+	lc.watchCtx = ctx
+	lc.watchMu.Lock()
+	lc.watchCancel = cancel
+	lc.watchMu.Unlock()
 	if lc.br.Buffered() > lc.extent || lc.extent+1 > leanReadSize {
 		// The next request is already here: the client is alive.
-		lc.watchDone = make(chan struct{})
-		close(lc.watchDone)
 		return ctx
 	}
-	lc.watchAborted.Store(false)
-	done := make(chan struct{})
-	lc.watchDone = done
-	want := lc.extent + 1
-	go func() {
-		defer close(done)
-		if _, err := lc.br.Peek(want); err != nil && !lc.watchAborted.Load() {
-			cancel(ErrClientGone)
-		}
-	}()
+	if lc.readDeadline {
+		// The deadline that bounded the wait for this request must not
+		// end its watch: a read timing out is not a client going away.
+		lc.setReadDeadline(time.Time{})
+	}
+	if lc.watchReq == nil {
+		lc.watchReq = make(chan int, 1)
+		lc.watchRes = make(chan error, 1)
+		go lc.watcher(lc.watchReq, lc.watchRes)
+	}
+	lc.watchPending = true
+	lc.watchReq <- lc.extent + 1
 	return ctx
 }
 
-// stopWatch ends WatchClient's background read (with a read deadline in
-// the past, as net/http aborts its own) and the request's context.
+// watcher does WatchClient's background reads: each waits for a byte past
+// the request being served (the start of the next request), and a read
+// that fails while the request is served ends its watch context.
+func (lc *leanConn) watcher(req <-chan int, res chan<- error) {
+	for want := range req {
+		_, err := lc.br.Peek(want)
+		if err != nil {
+			lc.endWatch(ErrClientGone)
+		}
+		res <- err
+	}
+}
+
+// endWatch ends the served request's watch context with cause, once.
+func (lc *leanConn) endWatch(cause error) {
+	lc.watchMu.Lock()
+	cancel := lc.watchCancel
+	lc.watchCancel = nil
+	lc.watchMu.Unlock()
+	if cancel != nil {
+		cancel(cause)
+	}
+}
+
+// stopWatch ends the request's watch context at the end of the request;
+// the watcher's read, if pending, goes on as the wait for the next one.
 func (lc *leanConn) stopWatch() {
-	if lc.watchDone == nil {
+	if lc.watchCtx == nil {
 		return
 	}
-	lc.watchAborted.Store(true)
+	lc.endWatch(context.Canceled)
+	lc.watchCtx = nil
+}
+
+// abortWatch ends the watcher's pending read (with a read deadline in the
+// past, as net/http aborts its own), for the main loop to use lc.br now.
+// The request's watch must have ended (stopWatch): the aborted read is not
+// a client going away.
+func (lc *leanConn) abortWatch() {
+	if !lc.watchPending {
+		return
+	}
 	_ = lc.c.SetReadDeadline(aLongTimeAgo)
-	<-lc.watchDone
-	_ = lc.c.SetReadDeadline(time.Time{})
-	lc.watchCancel(context.Canceled)
-	lc.watchDone, lc.watchCtx, lc.watchCancel = nil, nil, nil
+	_ = lc.settleWatch(<-lc.watchRes)
+	lc.setReadDeadline(time.Time{})
+}
+
+// endWatcher stops the watcher goroutine. A read it has pending must end
+// on its own (the connection closed) or have been settled.
+func (lc *leanConn) endWatcher() {
+	if lc.watchReq == nil {
+		return
+	}
+	if lc.watchPending {
+		_ = lc.settleWatch(<-lc.watchRes)
+	}
+	close(lc.watchReq)
+	lc.watchReq = nil
 }
 
 // aLongTimeAgo is a read deadline that has passed.

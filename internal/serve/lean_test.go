@@ -19,8 +19,13 @@ import (
 
 // twin answers every request identically through ServeHTTP (net/http) and
 // ServeFast (the lean engine); ServeFast declines paths under /slow/, which
-// then reach ServeHTTP through the lean engine's hand-off.
-type twin struct{ fast, slow atomic.Int64 }
+// then reach ServeHTTP through the lean engine's hand-off. With watch set,
+// ServeFast first asks for serve.WatchClient (as the load balancer does),
+// declined requests included.
+type twin struct {
+	fast, slow atomic.Int64
+	watch      bool
+}
 
 func (h *twin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.slow.Add(1)
@@ -28,6 +33,9 @@ func (h *twin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *twin) ServeFast(w http.ResponseWriter, r *http.Request) bool {
+	if h.watch {
+		r = serve.WatchClientRequest(r)
+	}
 	if strings.HasPrefix(r.URL.Path, "/slow/") {
 		return false
 	}
@@ -151,9 +159,10 @@ func isReset(err error) bool {
 	return strings.Contains(err.Error(), "connection reset")
 }
 
-// leanPair starts a lean server (twin) and a net/http-only one.
-func leanPair(t testing.TB) (lean, ref string, h *twin) {
-	h = &twin{}
+// leanPair starts a lean server (twin, watching the client when watch is
+// set) and a net/http-only one.
+func leanPair(t testing.TB, watch bool) (lean, ref string, h *twin) {
+	h = &twin{watch: watch}
 	opt := serve.Options{ReadHeaderTimeout: 2 * time.Second, IdleTimeout: 2 * time.Second}
 	ls, err := serve.Listen("127.0.0.1:0", serve.Plane{Handler: h}, opt)
 	if err != nil {
@@ -184,7 +193,13 @@ const lastReq = "GET /plain HTTP/1.1\r\nHost: svc.example.com\r\nConnection: clo
 // interim responses, keep-alive and close, pipelining, and every request the
 // lean parser leaves to net/http.
 func TestLeanMatchesNetHTTP(t *testing.T) {
-	lean, ref, h := leanPair(t)
+	for _, watch := range []bool{false, true} {
+		t.Run(fmt.Sprint("watch=", watch), func(t *testing.T) { testLeanMatchesNetHTTP(t, watch) })
+	}
+}
+
+func testLeanMatchesNetHTTP(t *testing.T, watch bool) {
+	lean, ref, h := leanPair(t, watch)
 	paths := []string{"/plain", "/empty", "/big", "/cl", "/short", "/long", "/badcl", "/nocontent", "/notmod",
 		"/sniff", "/flush", "/close", "/early", "/status", "/crlf", "/abort", "/trailers", "/trailers-cl", "/missing", "/plain?a=1&b=%zz", "/p%41th", "/plain?"}
 	var cases []string
@@ -399,15 +414,18 @@ func FuzzLeanRequest(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	lean, ref, _ := leanPair(f)
+	lean, ref, _ := leanPair(f, false)
+	watching, _, _ := leanPair(f, true)
 	f.Fuzz(func(t *testing.T, raw string) {
 		if strings.Contains(raw, "/slow/wait") || strings.Contains(strings.ToLower(raw), "expect") {
 			return // a blocking handler, or a client that waits for 100 Continue
 		}
 		want := exchange(t, ref, raw)
-		got := exchange(t, lean, raw)
-		if got != want {
+		if got := exchange(t, lean, raw); got != want {
 			t.Errorf("lean engine sent\n%q\nnet/http sent\n%q", got, want)
+		}
+		if got := exchange(t, watching, raw); got != want {
+			t.Errorf("lean engine (watching) sent\n%q\nnet/http sent\n%q", got, want)
 		}
 	})
 }

@@ -70,6 +70,9 @@ type pconn struct {
 	wbuf   []byte
 	keys   []string
 	idleAt time.Time
+	// closeConn closes conn: the context.AfterFunc of every round trip
+	// (made once per connection, not per request).
+	closeConn func()
 	// idleTimer closes the connection when it stays idle in the pool for
 	// the idle timeout.
 	idleTimer *time.Timer
@@ -107,6 +110,24 @@ func Supported(req *http.Request) bool {
 // a body. When req's context ends, the connection is closed and the round
 // trip (or the body read) fails.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.roundTrip(req, nil)
+}
+
+// Observer is told of the progress of a round trip.
+type Observer interface {
+	// WroteHeaders is called once the request head was written, as
+	// httptrace.ClientTrace's WroteHeaders.
+	WroteHeaders()
+}
+
+// RoundTripObserved is RoundTrip, telling o of its progress: what an
+// httptrace.ClientTrace in req's context would be told, without the
+// trace's allocations (a context value and a request copy per request).
+func (t *Transport) RoundTripObserved(req *http.Request, o Observer) (*http.Response, error) {
+	return t.roundTrip(req, o)
+}
+
+func (t *Transport) roundTrip(req *http.Request, o Observer) (*http.Response, error) {
 	if !Supported(req) {
 		return nil, ErrNotSupported
 	}
@@ -124,8 +145,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			return nil, err
 		}
-		stop := context.AfterFunc(ctx, func() { _ = pc.conn.Close() })
-		resp, readAny, err := pc.roundTrip(req, trace)
+		stop := noStop
+		if ctx.Done() != nil {
+			stop = context.AfterFunc(ctx, pc.closeConn)
+		}
+		resp, readAny, err := pc.roundTrip(req, trace, o)
 		if err == nil {
 			b := &body{pc: pc, rc: resp.Body, stop: stop, keep: !resp.Close}
 			if resp.Body == http.NoBody {
@@ -146,6 +170,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 }
+
+// noStop is the stop function of a round trip whose context never ends.
+func noStop() bool { return true }
 
 // validate refuses, as net/http's Transport does before it sends anything,
 // a header name or value that cannot be written.
@@ -196,6 +223,7 @@ func (t *Transport) get(ctx context.Context, addr string) (*pconn, bool, error) 
 		return nil, false, err
 	}
 	pc := &pconn{t: t, addr: addr, conn: c, wbuf: make([]byte, 0, 1024)}
+	pc.closeConn = func() { _ = c.Close() }
 	pc.lim.R = c
 	pc.lim.N = unlimited
 	pc.br = bufio.NewReaderSize(&pc.lim, 4096)
@@ -271,10 +299,13 @@ func (t *Transport) Close() {
 
 // roundTrip writes req and reads the response head. readAny reports
 // whether any byte of a response arrived.
-func (pc *pconn) roundTrip(req *http.Request, trace *httptrace.ClientTrace) (resp *http.Response, readAny bool, err error) {
+func (pc *pconn) roundTrip(req *http.Request, trace *httptrace.ClientTrace, o Observer) (resp *http.Response, readAny bool, err error) {
 	pc.wbuf = pc.appendRequest(pc.wbuf[:0], req)
 	if _, err := pc.conn.Write(pc.wbuf); err != nil {
 		return nil, false, fmt.Errorf("upstream: write request: %w", err)
+	}
+	if o != nil {
+		o.WroteHeaders()
 	}
 	if trace != nil && trace.WroteHeaders != nil {
 		trace.WroteHeaders()

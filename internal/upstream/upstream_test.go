@@ -402,3 +402,34 @@ func BenchmarkRoundTrip(b *testing.B) {
 		resp.Body.Close()
 	}
 }
+
+// wroteCounter counts RoundTripObserved's WroteHeaders calls.
+type wroteCounter struct{ n int }
+
+func (w *wroteCounter) WroteHeaders() { w.n++ }
+
+// TestRoundTripObserved: the observer hears of the written head once per
+// round trip, on a new connection and on a reused one, as the request's
+// context is unused (it never ends).
+func TestRoundTripObserved(t *testing.T) {
+	srv := newRawServer(t, ok5)
+	tr := newTransport()
+	defer tr.Close()
+	addr := srv.ln.Addr().String()
+	var o wroteCounter
+	for i := range 3 {
+		resp, err := tr.RoundTripObserved(request(t, http.MethodGet, addr, http.Header{}), &o)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if got := readAll(t, resp); got != "hello" {
+			t.Fatalf("request %d: body %q", i, got)
+		}
+		if o.n != i+1 {
+			t.Fatalf("after request %d: %d WroteHeaders calls", i, o.n)
+		}
+	}
+	if n := srv.conns.Load(); n != 1 {
+		t.Errorf("%d connections for 3 requests; want 1", n)
+	}
+}

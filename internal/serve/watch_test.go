@@ -1,0 +1,204 @@
+package serve_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kumo-dev/kumo/internal/serve"
+)
+
+// watcher is a FastHandler that watches the client and reports what
+// became of each request's watch context: "/wait" waits for the context
+// to end (or for hold to pass), anything else answers at once.
+type watcher struct {
+	hold    time.Duration
+	entered chan struct{}
+	ended   chan error // the context's cause, or nil: still live at the end
+}
+
+func (h *watcher) ServeHTTP(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }
+
+func (h *watcher) ServeFast(w http.ResponseWriter, r *http.Request) bool {
+	ctx := serve.WatchClient(r)
+	if r.URL.Path == "/wait" {
+		h.entered <- struct{}{}
+		select {
+		case <-ctx.Done():
+		case <-time.After(h.hold):
+		}
+	}
+	h.ended <- context.Cause(ctx)
+	_, _ = io.WriteString(w, "ok")
+	return true
+}
+
+func newWatcher(hold time.Duration) *watcher {
+	return &watcher{hold: hold, entered: make(chan struct{}, 8), ended: make(chan error, 8)}
+}
+
+func waitFor[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+	var zero T
+	return zero
+}
+
+// TestWatchClientGone: a watched request's context ends with ErrClientGone
+// when the client closes, also on a connection's later requests (whose
+// watch read began as the previous request's).
+func TestWatchClientGone(t *testing.T) {
+	h := newWatcher(time.Hour)
+	s := listen(t, serve.Plane{Handler: h}, serve.Options{})
+	c, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for i := 0; i < 3; i++ {
+		if _, err := io.WriteString(c, get1("/now")); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if string(b) != "ok" {
+			t.Fatalf("request %d: %q", i, b)
+		}
+		if cause := waitFor(t, h.ended, "the handler"); cause != nil {
+			t.Fatalf("request %d: watch ended with %v while the client stayed", i, cause)
+		}
+	}
+	if _, err := io.WriteString(c, get1("/wait")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, h.entered, "the waiting request")
+	c.Close()
+	if cause := waitFor(t, h.ended, "the watch to end"); !errors.Is(cause, serve.ErrClientGone) {
+		t.Fatalf("cause %v, want ErrClientGone", cause)
+	}
+}
+
+// TestWatchOutlivesReadTimeouts: the read deadlines that bound the wait for
+// a request (header and idle timeouts) do not end its watch.
+func TestWatchOutlivesReadTimeouts(t *testing.T) {
+	const timeout = 50 * time.Millisecond
+	h := newWatcher(4 * timeout)
+	s := listen(t, serve.Plane{Handler: h}, serve.Options{ReadHeaderTimeout: timeout, IdleTimeout: timeout})
+	c, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	// The first request waits under the header timeout, the next ones
+	// under the idle timeout, the last one with the previous watch's read.
+	for i := 0; i < 3; i++ {
+		if _, err := io.WriteString(c, get1("/wait")); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, h.entered, "the request")
+		if cause := waitFor(t, h.ended, "the handler"); cause != nil {
+			t.Fatalf("request %d: watch ended with %v", i, cause)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+	}
+}
+
+// TestWatchIdleRules: after a watched request, a connection that sends
+// fewer than 4 bytes before idling out is closed without an answer, as
+// net/http does, and pipelined requests are all answered.
+func TestWatchIdleRules(t *testing.T) {
+	h := newWatcher(time.Hour)
+	s := listen(t, serve.Plane{Handler: h}, serve.Options{IdleTimeout: 100 * time.Millisecond})
+	c, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, get1("/a")+get1("/b")); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	for i := 0; i < 2; i++ {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("pipelined request %d: %v", i, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+	}
+	if _, err := io.WriteString(c, "GE"); err != nil {
+		t.Fatal(err)
+	}
+	rest, err := io.ReadAll(br)
+	if err != nil && !isReset(err) {
+		t.Fatal(err)
+	}
+	if len(rest) != 0 {
+		t.Fatalf("answer to a 2-byte request start: %q", rest)
+	}
+	if n := len(h.ended); n != 2 {
+		t.Fatalf("%d requests served, want 2", n)
+	}
+	for range 2 {
+		if cause := <-h.ended; cause != nil {
+			t.Fatalf("watch ended with %v", cause)
+		}
+	}
+}
+
+// TestWatchShutdown: Shutdown closes a connection whose next request the
+// watcher's read is waiting for, and waits for a watched request in flight.
+func TestWatchShutdown(t *testing.T) {
+	h := newWatcher(time.Hour)
+	s, err := serve.Listen("127.0.0.1:0", serve.Plane{Handler: h}, serve.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	_ = idle.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(idle, get1("/now")); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(idle)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	waitFor(t, h.ended, "the first request")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if rest, err := io.ReadAll(br); (err != nil && !isReset(err)) || len(rest) != 0 {
+		t.Fatalf("idle connection after Shutdown: %q, %v; want a quiet close", rest, err)
+	}
+	if !strings.Contains(resp.Status, "200") {
+		t.Fatalf("status %s", resp.Status)
+	}
+}
