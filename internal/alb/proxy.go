@@ -116,12 +116,19 @@ func targetDialer(connectTimeout time.Duration) func(ctx context.Context, networ
 // newLeanTargetTransport is the lean HTTP/1.1 client (package upstream)
 // for plain-HTTP targets and requests without a body: the same dialer,
 // idle timeout and 32 KB response-header limit as newTargetTransport.
+//
+// It reuses responses (upstream.Transport.ReuseResponses): forward, its
+// only caller, always closes the body (deferred) and touches neither the
+// Response nor its Header map after that; copyResponseHeaders copies the
+// header's value slices, which are never reused, into the client's
+// header, and the trailers are read before the body is closed.
 func newLeanTargetTransport(connectTimeout, idle time.Duration) *upstream.Transport {
 	return &upstream.Transport{
 		Dial:                   targetDialer(connectTimeout),
 		MaxIdlePerHost:         256,
 		IdleTimeout:            idle,
 		MaxResponseHeaderBytes: 32 << 10, // alb.md §4.5 → 502
+		ReuseResponses:         true,
 	}
 }
 
@@ -144,12 +151,13 @@ func newTargetTransport(connectTimeout, idle time.Duration, tlsConf *tls.Config)
 	}
 }
 
-// classifyTargetError maps a failed round trip to a Failure (alb.md §2.1).
-func classifyTargetError(err error, ctx, clientCtx context.Context, wrote bool) Failure {
-	if errors.Is(context.Cause(ctx), errIdleTimeout) {
+// classifyTargetError maps a failed round trip to a Failure (alb.md §2.1);
+// cause is the first reason the exchange was ended for (nil: it was not).
+func classifyTargetError(err, cause error, clientCtx context.Context, wrote bool) Failure {
+	if errors.Is(cause, errIdleTimeout) {
 		return FailureUpstreamIdleTimeout
 	}
-	if errors.Is(context.Cause(ctx), errDeregistrationDelayExpired) {
+	if errors.Is(cause, errDeregistrationDelayExpired) {
 		return FailureDeregistrationDelayExpired
 	}
 	if clientCtx.Err() != nil {
@@ -185,6 +193,11 @@ type exchange struct {
 	body     countingBody
 	failure  Failure        // set by fail, for the metrics
 	sticky   stickyDecision // stickiness.go
+	// abort and cancel end the exchange with the target (endTarget):
+	// abort for the lean client, cancel (the derived context's) for
+	// net/http's Transport.
+	abort  upstream.Abort
+	cancel context.CancelCauseFunc
 }
 
 // ServeHTTP serves one client request: rule matching, the action, and the
@@ -288,19 +301,11 @@ func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.Addr) {
 	defer t.ext.inflight.Add(-1)
 
 	clientCtx := r.Context()
-	ctx, cancel := context.WithCancelCause(clientCtx)
-	defer cancel(nil)
-	idle := time.AfterFunc(lb.idleTimeout, func() { cancel(errIdleTimeout) })
-	defer idle.Stop()
-	stopDrain := context.AfterFunc(t.ext.drain, func() { cancel(errDeregistrationDelayExpired) })
-	defer stopDrain()
-
-	ex.body.idle, ex.body.timeout = idle, lb.idleTimeout
 	tr, _ := lb.outReqs.Get().(*targetReq)
 	if tr == nil {
 		tr = new(targetReq)
 	}
-	out := ex.l.targetRequest(ctx, r, t, peer, rec.TraceID, &ex.body, tr)
+	out := ex.l.targetRequest(clientCtx, r, t, peer, rec.TraceID, &ex.body, tr)
 	ex.l.applyRequestAttributes(out, r, peerAddrPort(r))
 	if rec.TransformedHost != "" {
 		out.Host = rec.TransformedHost // a rewritten Host is sent as it is (alb.md §5.4)
@@ -309,13 +314,35 @@ func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.Addr) {
 		out.Header["Te"] = []string{"trailers"} // gRPC needs it end to end
 	}
 	rt := lb.roundTripper(tg)
+	lean := rt == http.RoundTripper(lb.httpTransport) && r.Header["Upgrade"] == nil && upstream.Supported(out)
+
+	// The exchange with the target ends, for the first of these causes,
+	// when the target stays silent for the idle timeout, when its
+	// deregistration delay expires, or when the client goes away: for
+	// net/http's Transport, a context derived from the client's ends;
+	// the lean client takes the causes through ex.abort (and watches the
+	// client's context itself), which saves the derived context and the
+	// lean client's watch of it.
+	ctx := clientCtx
+	if !lean {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(clientCtx)
+		defer cancel(nil)
+		ex.cancel = cancel
+	}
+	idle := time.AfterFunc(lb.idleTimeout, ex.idleTimedOut)
+	defer idle.Stop()
+	stopDrain := context.AfterFunc(t.ext.drain, ex.deregistrationDelayExpired)
+	defer stopDrain()
+	ex.body.idle, ex.body.timeout = idle, lb.idleTimeout
+
 	var resp *http.Response
 	var err error
-	if rt == http.RoundTripper(lb.httpTransport) && r.Header["Upgrade"] == nil && upstream.Supported(out) {
+	if lean {
 		// The lean client keeps nothing of out once the exchange is
 		// over (below, the response body closed): tr serves again.
 		defer lb.outReqs.Put(tr)
-		resp, err = lb.leanTransport.RoundTripObserved(out, ex)
+		resp, err = lb.leanTransport.RoundTripAbortable(out, ex, &ex.abort)
 	} else {
 		trace := &httptrace.ClientTrace{WroteHeaders: ex.WroteHeaders}
 		resp, err = rt.RoundTrip(out.WithContext(httptrace.WithClientTrace(ctx, trace)))
@@ -328,7 +355,11 @@ func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.Addr) {
 		rec.TargetProcessingTime = nonNegative(gotResp.Sub(wrote))
 	}
 	if err != nil {
-		ex.fail(r, classifyTargetError(err, ctx, clientCtx, wroteNanos != 0))
+		cause := context.Cause(ctx)
+		if lean {
+			cause = ex.abort.Cause()
+		}
+		ex.fail(r, classifyTargetError(err, cause, clientCtx, wroteNanos != 0))
 		return
 	}
 	defer resp.Body.Close()
@@ -363,6 +394,23 @@ func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.Addr) {
 	}
 	ex.finish(r)
 }
+
+// endTarget ends the exchange with the target for cause, unless it ended
+// for another first.
+func (ex *exchange) endTarget(cause error) {
+	if ex.cancel != nil {
+		ex.cancel(cause)
+		return
+	}
+	ex.abort.Abort(cause)
+}
+
+// idleTimedOut ends the exchange with the target: nothing moved for the
+// idle timeout.
+func (ex *exchange) idleTimedOut() { ex.endTarget(errIdleTimeout) }
+
+// deregistrationDelayExpired ends the exchange with a draining target.
+func (ex *exchange) deregistrationDelayExpired() { ex.endTarget(errDeregistrationDelayExpired) }
 
 // WroteHeaders records when the request head reached the target
 // (upstream.Observer, httptrace.ClientTrace.WroteHeaders).

@@ -7,9 +7,12 @@
 // top of the socket work; a proxy that answers from the same goroutine that
 // writes the request does not. A Transport here runs the whole exchange on
 // the caller's goroutine: it takes an idle connection (or dials), writes the
-// request with one write, reads the response head with net/http's own
-// parser (http.ReadResponse), and hands the connection back to the pool
-// when the caller has read the body to its end.
+// request with one write, reads the response head, and hands the
+// connection back to the pool when the caller has read the body to its
+// end (or, with ReuseResponses, closed it). A simple head already
+// buffered whole is parsed by readLean (head.go) into the very Response
+// net/http would build, with fewer allocations; any other goes to
+// net/http's own parser (http.ReadResponse).
 //
 // What it sends is what net/http's Transport sends for the same request
 // (request line, Host, User-Agent, then the other headers sorted, values
@@ -40,6 +43,9 @@ import (
 // lean client does not take.
 var ErrNotSupported = errors.New("upstream: request not supported by the lean client")
 
+// errAborted is the error of a round trip whose Abort came before it.
+var errAborted = errors.New("upstream: exchange aborted")
+
 // Transport is a pool of HTTP/1.1 connections and the round trip over
 // them. The zero value is not usable: Dial must be set. It is safe for
 // concurrent use.
@@ -54,6 +60,16 @@ type Transport struct {
 	// MaxResponseHeaderBytes bounds a response head (0: 32 KiB); a longer
 	// one fails the round trip with an error saying "headers exceeded".
 	MaxResponseHeaderBytes int64
+	// ReuseResponses lets a connection fill again, for its next exchange,
+	// the Response and the Header map of a response whose head it parsed
+	// itself, saving their allocations. A caller that sets it promises to
+	// close every response's Body and to use neither the Response nor its
+	// Header map once it has: the header values (slices and strings) stay
+	// its own, never reused. The connection then goes back to the pool
+	// when the Body is closed rather than when it is read to its end, and
+	// a response without a body has a Body that reads io.EOF where it
+	// would otherwise be http.NoBody.
+	ReuseResponses bool
 
 	mu     sync.Mutex
 	idle   map[string][]*pconn
@@ -62,13 +78,16 @@ type Transport struct {
 
 // pconn is one connection to a target.
 type pconn struct {
-	t      *Transport
-	addr   string
-	conn   net.Conn
-	lim    io.LimitedReader // between br and conn: bounds the response head
-	br     *bufio.Reader
-	wbuf   []byte
-	keys   []string
+	t    *Transport
+	addr string
+	conn net.Conn
+	lim  io.LimitedReader // between br and conn: bounds the response head
+	br   *bufio.Reader
+	wbuf []byte
+	keys []string
+	// spare is the response readLean parsed last, filled again by the
+	// next one (ReuseResponses).
+	spare  *leanResponse
 	idleAt time.Time
 	// closeConn closes conn: the context.AfterFunc of every round trip
 	// (made once per connection, not per request).
@@ -110,7 +129,7 @@ func Supported(req *http.Request) bool {
 // a body. When req's context ends, the connection is closed and the round
 // trip (or the body read) fails.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	return t.roundTrip(req, nil)
+	return t.roundTrip(req, nil, nil)
 }
 
 // Observer is told of the progress of a round trip.
@@ -124,10 +143,10 @@ type Observer interface {
 // httptrace.ClientTrace in req's context would be told, without the
 // trace's allocations (a context value and a request copy per request).
 func (t *Transport) RoundTripObserved(req *http.Request, o Observer) (*http.Response, error) {
-	return t.roundTrip(req, o)
+	return t.roundTrip(req, o, nil)
 }
 
-func (t *Transport) roundTrip(req *http.Request, o Observer) (*http.Response, error) {
+func (t *Transport) roundTrip(req *http.Request, o Observer, a *Abort) (*http.Response, error) {
 	if !Supported(req) {
 		return nil, ErrNotSupported
 	}
@@ -138,20 +157,25 @@ func (t *Transport) roundTrip(req *http.Request, o Observer) (*http.Response, er
 	addr := req.URL.Host
 	trace := httptrace.ContextClientTrace(ctx)
 	for attempt := 0; ; attempt++ {
-		pc, reused, err := t.get(ctx, addr)
+		pc, reused, err := t.get(ctx, addr, a)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("upstream: %w (%w)", context.Cause(ctx), err)
+			if eerr := ended(ctx, a, err); eerr != nil {
+				return nil, eerr
 			}
 			return nil, err
 		}
-		stop := noStop
-		if ctx.Done() != nil {
-			stop = context.AfterFunc(ctx, pc.closeConn)
+		stop := watch(ctx, pc, a)
+		if a != nil && !a.attach(pc.closeConn) {
+			stop()
+			_ = pc.conn.Close()
+			return nil, ended(ctx, a, errAborted)
 		}
-		resp, readAny, err := pc.roundTrip(req, trace, o)
+		resp, b, readAny, err := pc.roundTrip(req, trace, o)
 		if err == nil {
-			b := &body{pc: pc, rc: resp.Body, stop: stop, keep: !resp.Close}
+			if b == nil { // read by http.ReadResponse
+				b = &body{pc: pc, rc: resp.Body}
+			}
+			b.stop, b.abort, b.keep = stop, a, !resp.Close
 			if resp.Body == http.NoBody {
 				b.finish(true) // nothing to read: the connection is free now
 			} else {
@@ -160,9 +184,12 @@ func (t *Transport) roundTrip(req *http.Request, o Observer) (*http.Response, er
 			return resp, nil
 		}
 		stop()
+		if a != nil {
+			a.detach()
+		}
 		_ = pc.conn.Close()
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("upstream: %w (%w)", context.Cause(ctx), err)
+		if eerr := ended(ctx, a, err); eerr != nil {
+			return nil, eerr
 		}
 		if reused && !readAny && attempt == 0 {
 			continue // the target had closed the idle connection
@@ -170,9 +197,6 @@ func (t *Transport) roundTrip(req *http.Request, o Observer) (*http.Response, er
 		return nil, err
 	}
 }
-
-// noStop is the stop function of a round trip whose context never ends.
-func noStop() bool { return true }
 
 // validate refuses, as net/http's Transport does before it sends anything,
 // a header name or value that cannot be written.
@@ -198,8 +222,9 @@ func (t *Transport) idleTimeout() time.Duration {
 	return defaultIdleTimeout
 }
 
-// get returns an idle connection to addr, or a new one.
-func (t *Transport) get(ctx context.Context, addr string) (*pconn, bool, error) {
+// get returns an idle connection to addr, or a new one (dialed with ctx,
+// and a cancelling the dial).
+func (t *Transport) get(ctx context.Context, addr string, a *Abort) (*pconn, bool, error) {
 	idleTimeout := t.idleTimeout()
 	now := time.Now()
 	t.mu.Lock()
@@ -218,7 +243,7 @@ func (t *Transport) get(ctx context.Context, addr string) (*pconn, bool, error) 
 		t.idle[addr] = list
 	}
 	t.mu.Unlock()
-	c, err := t.Dial(ctx, "tcp", addr)
+	c, err := t.dialAbortable(ctx, addr, a)
 	if err != nil {
 		return nil, false, err
 	}
@@ -297,12 +322,13 @@ func (t *Transport) Close() {
 	t.mu.Unlock()
 }
 
-// roundTrip writes req and reads the response head. readAny reports
-// whether any byte of a response arrived.
-func (pc *pconn) roundTrip(req *http.Request, trace *httptrace.ClientTrace, o Observer) (resp *http.Response, readAny bool, err error) {
+// roundTrip writes req and reads the response head. b is the response's
+// body when readLean parsed the head (nil: http.ReadResponse did). readAny
+// reports whether any byte of a response arrived.
+func (pc *pconn) roundTrip(req *http.Request, trace *httptrace.ClientTrace, o Observer) (resp *http.Response, b *body, readAny bool, err error) {
 	pc.wbuf = pc.appendRequest(pc.wbuf[:0], req)
 	if _, err := pc.conn.Write(pc.wbuf); err != nil {
-		return nil, false, fmt.Errorf("upstream: write request: %w", err)
+		return nil, nil, false, fmt.Errorf("upstream: write request: %w", err)
 	}
 	if o != nil {
 		o.WroteHeaders()
@@ -319,7 +345,27 @@ func (pc *pconn) roundTrip(req *http.Request, trace *httptrace.ClientTrace, o Ob
 	}
 	for {
 		if _, err := pc.br.Peek(1); err != nil {
-			return nil, false, fmt.Errorf("upstream: read response: %w", err)
+			return nil, nil, false, fmt.Errorf("upstream: read response: %w", err)
+		}
+		if lr, n := readLean(pc.br, req, pc.spare); lr != nil {
+			// The head is entirely buffered: what ReadResponse would have
+			// consumed is exactly n bytes, none read past the limit.
+			if int64(n) > maxHead {
+				return nil, nil, true, headersExceeded(maxHead)
+			}
+			_, _ = pc.br.Discard(n)
+			lr.body.pc = pc
+			if pc.t.ReuseResponses {
+				pc.spare = lr
+				lr.body.putOnClose = true
+				if lr.resp.Body == http.NoBody {
+					// The connection must wait for Close: a Body that is
+					// a Content-Length one of 0 bytes.
+					lr.body.sized = true
+					lr.resp.Body = &lr.body
+				}
+			}
+			return &lr.resp, &lr.body, true, nil
 		}
 		// The head is what ReadResponse consumes: what was buffered, plus
 		// what it reads from the connection (capped a little past the
@@ -335,24 +381,31 @@ func (pc *pconn) roundTrip(req *http.Request, trace *httptrace.ClientTrace, o Ob
 			if err == nil {
 				_ = resp.Body.Close()
 			}
-			return nil, true, fmt.Errorf("upstream: server response headers exceeded %d bytes", maxHead)
+			return nil, nil, true, headersExceeded(maxHead)
 		}
 		if err != nil {
-			return nil, true, fmt.Errorf("upstream: malformed response: %w", err)
+			return nil, nil, true, fmt.Errorf("upstream: malformed response: %w", err)
 		}
 		if resp.StatusCode >= 100 && resp.StatusCode <= 199 && resp.StatusCode != http.StatusSwitchingProtocols {
 			if trace != nil && trace.Got1xxResponse != nil {
 				if err := trace.Got1xxResponse(resp.StatusCode, map[string][]string(resp.Header)); err != nil {
-					return nil, true, err
+					return nil, nil, true, err
 				}
 			}
 			continue // an interim response: the final one follows
 		}
 		if resp.StatusCode == http.StatusSwitchingProtocols {
-			return nil, true, errors.New("upstream: unexpected 101 Switching Protocols to a request without Upgrade")
+			return nil, nil, true, errors.New("upstream: unexpected 101 Switching Protocols to a request without Upgrade")
 		}
-		return resp, true, nil
+		return resp, nil, true, nil
 	}
+}
+
+// headersExceeded is the error of a response head over the limit, worded
+// as net/http's Transport words it ("headers exceeded" is what callers
+// classify).
+func headersExceeded(maxHead int64) error {
+	return fmt.Errorf("upstream: server response headers exceeded %d bytes", maxHead)
 }
 
 // excluded are the headers net/http's request writer leaves out of the
@@ -398,19 +451,39 @@ func (pc *pconn) appendRequest(b []byte, req *http.Request) []byte {
 // body is a response body on a pooled connection: at its end the
 // connection goes back to the pool; closed early, the connection is closed.
 type body struct {
-	pc   *pconn
-	rc   io.ReadCloser
-	stop func() bool
-	keep bool
-	done bool
+	pc *pconn
+	// rc is net/http's body when http.ReadResponse read the head; nil when
+	// readLean did, and the body reads from the connection itself.
+	rc io.ReadCloser
+	// src is the connection's reader, whence readLean's body reads.
+	src *bufio.Reader
+	// lr bounds a Content-Length body read by readLean (sized).
+	lr    io.LimitedReader
+	sized bool
+	stop  func() bool
+	abort *Abort // nil: only the request's context ends the exchange
+	keep  bool
+	done  bool
+	// putOnClose keeps the connection out of the pool until Close, even
+	// past the body's end (eof): its response is reused (ReuseResponses).
+	putOnClose bool
+	eof        bool
 }
 
 func (b *body) Read(p []byte) (int, error) {
-	if b.done {
+	if b.done || b.eof {
 		return 0, io.EOF
 	}
-	n, err := b.rc.Read(p)
-	if err == io.EOF {
+	var n int
+	var err error
+	if b.rc != nil {
+		n, err = b.rc.Read(p)
+	} else {
+		n, err = b.readLean(p)
+	}
+	if err == io.EOF && b.putOnClose {
+		b.eof = true
+	} else if err == io.EOF {
 		b.finish(true)
 	} else if err != nil {
 		b.finish(false)
@@ -421,7 +494,7 @@ func (b *body) Read(p []byte) (int, error) {
 // Close ends the exchange; a body not read to its end closes the
 // connection.
 func (b *body) Close() error {
-	b.finish(false)
+	b.finish(b.eof)
 	return nil
 }
 
@@ -431,6 +504,9 @@ func (b *body) finish(complete bool) {
 	}
 	b.done = true
 	stillOpen := b.stop() // false: the context ended and closed the connection
+	if b.abort != nil && !b.abort.detach() {
+		stillOpen = false // aborted: the connection is closed
+	}
 	if complete && stillOpen && b.keep {
 		b.pc.t.put(b.pc)
 		return

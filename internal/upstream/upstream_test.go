@@ -285,23 +285,12 @@ func TestResponseShapes(t *testing.T) {
 // TestCancelClosesConnection: a context that ends while the target is
 // silent fails the round trip with the context's cause.
 func TestCancelClosesConnection(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			accepted <- c
-		}
-	}()
+	addr, accepted := silentTarget(t)
 	tr := newTransport()
 	defer tr.Close()
 	cause := errors.New("idle timeout")
 	ctx, cancel := context.WithCancelCause(context.Background())
-	req := request(t, http.MethodGet, ln.Addr().String(), http.Header{}).WithContext(ctx)
+	req := request(t, http.MethodGet, addr, http.Header{}).WithContext(ctx)
 	done := make(chan error, 1)
 	go func() {
 		_, err := tr.RoundTrip(req)
@@ -318,6 +307,30 @@ func TestCancelClosesConnection(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("RoundTrip did not return after the context ended")
 	}
+	expectClosed(t, c)
+}
+
+// silentTarget listens on loopback and hands over the first connection it
+// accepts, to which it never answers.
+func silentTarget(t *testing.T) (addr string, accepted <-chan net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	ch := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			ch <- c
+		}
+	}()
+	return ln.Addr().String(), ch
+}
+
+// expectClosed fails t unless the peer of c closes the connection.
+func expectClosed(t *testing.T, c net.Conn) {
+	t.Helper()
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.ReadAll(c); err != nil {
 		t.Fatalf("the target's side did not see the connection close: %v", err)
@@ -358,6 +371,10 @@ func TestSupported(t *testing.T) {
 // BenchmarkRoundTrip: a GET over a pooled connection to a loopback target
 // answering 5 bytes, body read to its end.
 func BenchmarkRoundTrip(b *testing.B) {
+	benchmarkRoundTrip(b, false)
+}
+
+func benchmarkRoundTrip(b *testing.B, reuse bool) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -390,6 +407,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 		}
 	}()
 	tr := newTransport()
+	tr.ReuseResponses = reuse
 	defer tr.Close()
 	req, _ := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/", nil)
 	b.ReportAllocs()
@@ -431,5 +449,161 @@ func TestRoundTripObserved(t *testing.T) {
 	}
 	if n := srv.conns.Load(); n != 1 {
 		t.Errorf("%d connections for 3 requests; want 1", n)
+	}
+}
+
+// TestReuseResponses: with ReuseResponses, a connection fills the same
+// Response again once its Body is closed, and only then goes back to the
+// pool; the header values handed out earlier stay intact.
+func TestReuseResponses(t *testing.T) {
+	srv := newRawServer(t,
+		"HTTP/1.1 200 OK\r\nX-N: 1\r\nContent-Length: 5\r\n\r\nhello",
+		"HTTP/1.1 204 No Content\r\nX-N: 2\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nX-N: 3\r\nX-Only-Here: yes\r\nContent-Length: 3\r\n\r\nabc")
+	tr := newTransport()
+	tr.ReuseResponses = true
+	defer tr.Close()
+	addr := srv.ln.Addr().String()
+	var first *http.Response
+	var kept [][]string
+	for i, want := range []struct{ n, body string }{{"1", "hello"}, {"2", ""}, {"3", "abc"}, {"1", "hello"}} {
+		resp, err := tr.RoundTrip(request(t, http.MethodGet, addr, http.Header{}))
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if first == nil {
+			first = resp
+		} else if resp != first {
+			t.Errorf("request %d: a new Response; want the connection's one again", i)
+		}
+		if got := resp.Header.Get("X-N"); got != want.n {
+			t.Errorf("request %d: X-N %q, want %q", i, got, want.n)
+		}
+		if _, ok := resp.Header["X-Only-Here"]; ok != (want.n == "3") {
+			t.Errorf("request %d: a header left from an earlier response: %v", i, resp.Header)
+		}
+		kept = append(kept, resp.Header["X-N"])
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || string(b) != want.body {
+			t.Fatalf("request %d: body %q (%v), want %q", i, b, err, want.body)
+		}
+		resp.Body.Close()
+	}
+	for i, vv := range kept {
+		if want := []string{"1", "2", "3", "1"}[i]; len(vv) != 1 || vv[0] != want {
+			t.Errorf("values of response %d now %q, want [%s]", i, vv, want)
+		}
+	}
+	if n := srv.conns.Load(); n != 1 {
+		t.Errorf("%d connections for 4 requests; want 1", n)
+	}
+
+	// A body read to its end but not closed keeps its connection.
+	resp, err := tr.RoundTrip(request(t, http.MethodGet, addr, http.Header{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	resp2, err := tr.RoundTrip(request(t, http.MethodGet, addr, http.Header{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp2 == resp {
+		t.Fatal("a Response not yet closed was filled again")
+	}
+	readAll(t, resp2)
+	resp.Body.Close()
+	if n := srv.conns.Load(); n != 2 {
+		t.Errorf("%d connections; want 2 (the unclosed body kept the first)", n)
+	}
+}
+
+// BenchmarkRoundTripReuse is BenchmarkRoundTrip with ReuseResponses.
+func BenchmarkRoundTripReuse(b *testing.B) {
+	benchmarkRoundTrip(b, true)
+}
+
+// TestAbort: an Abort cuts off a round trip waiting on a silent target, a
+// dial, and one not yet started, the error wrapping its cause; the end of
+// the request's context is recorded in it as a cause; the first cause wins.
+func TestAbort(t *testing.T) {
+	cause := errors.New("deregistration delay expired")
+	cases := []struct {
+		name string
+		// dialBlocks makes the dial wait for its context to end.
+		dialBlocks bool
+		// early aborts before the round trip starts.
+		early bool
+		// viaCtx ends the request's context instead of calling Abort.
+		viaCtx bool
+	}{
+		{name: "silent-target"},
+		{name: "dial", dialBlocks: true},
+		{name: "before", early: true},
+		{name: "request-context", viaCtx: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			addr, accepted := silentTarget(t)
+			tr := newTransport()
+			defer tr.Close()
+			dialing := make(chan struct{}, 1)
+			if c.dialBlocks {
+				tr.Dial = func(ctx context.Context, _, _ string) (net.Conn, error) {
+					dialing <- struct{}{}
+					<-ctx.Done()
+					return nil, ctx.Err()
+				}
+			}
+			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			var a upstream.Abort
+			if c.early {
+				a.Abort(cause)
+			}
+			req := request(t, http.MethodGet, addr, http.Header{}).WithContext(ctx)
+			done := make(chan error, 1)
+			go func() {
+				_, err := tr.RoundTripAbortable(req, nil, &a)
+				done <- err
+			}()
+			var target net.Conn
+			switch {
+			case c.early:
+			case c.dialBlocks:
+				<-dialing
+			default:
+				target = <-accepted
+				defer target.Close()
+				// Wait for the request head: the round trip is reading.
+				if _, err := bufio.NewReader(target).ReadString('\n'); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c.viaCtx {
+				cancel(cause)
+			} else if !c.early {
+				a.Abort(cause)
+			}
+			select {
+			case err := <-done:
+				if !errors.Is(err, cause) {
+					t.Fatalf("err = %v, want the cause", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("RoundTripAbortable did not return after the abort")
+			}
+			if got := a.Cause(); got != cause {
+				t.Errorf("Cause() = %v, want %v", got, cause)
+			}
+			if a.Abort(errors.New("later")) || a.Cause() != cause {
+				t.Error("a later cause replaced the first")
+			}
+			if target != nil {
+				expectClosed(t, target)
+			}
+		})
 	}
 }
