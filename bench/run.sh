@@ -19,8 +19,8 @@
 # holds kumo's): origins 18081 and 18082 (bench/origin; a third one on 18083,
 # on the server CPU, is the plain net/http baseline), kumo viewer
 # 18080/18443 and ALB 18090, nginx cache 18180 (HTTP) / 18543 (TLS 1.3, h2),
-# nginx pass-through 18181, nginx cache without access log 18182, Varnish
-# 18280, HAProxy 18380.
+# nginx pass-through 18181, nginx cache without access log 18182 and with
+# CloudFront-shaped log lines 18183, Varnish 18280, HAProxy 18380.
 #
 # The server under test is pinned to CPU 0 (taskset -c 0; Go sees one CPU, so
 # GOMAXPROCS=1; nginx runs one worker, HAProxy one thread). The load generator
@@ -44,8 +44,8 @@
 #                          --no-access-logs: two fresh kumos side by side
 #                          (the second on 18084/18444, its stack's listeners
 #                          on free ports), at least 5 runs each, alternating;
-#                          and the same for nginx (its cache with and without
-#                          its access log, CloudFront-shaped lines)
+#                          and the same for nginx (its cache with CloudFront-
+#                          shaped lines, its combined lines, no access log)
 #   memory                 RSS growth of kumo and Varnish after caching
 #                          100,000 distinct 1 KiB objects (nginx caches on
 #                          disk: its cache directory size is shown instead)
@@ -87,7 +87,7 @@ done
 ORIGIN1=18081 ORIGIN2=18082 BASELINE=18083
 KUMO_HTTP=18080 KUMO_HTTPS=18443 KUMO_ALB=18090
 KUMO_NOLOG_HTTP=18084 KUMO_NOLOG_HTTPS=18444
-NGINX_CACHE=18180 NGINX_TLS=18543 NGINX_PASS=18181 NGINX_NOLOG=18182
+NGINX_CACHE=18180 NGINX_TLS=18543 NGINX_PASS=18181 NGINX_NOLOG=18182 NGINX_CFLOG=18183
 VARNISH=18280 HAPROXY=18380
 CONNS=64
 FILL_OBJECTS=100000
@@ -211,10 +211,11 @@ pid $d/nginx.pid;
 error_log $d/error.log warn;
 events { worker_connections 4096; }
 http {
-  # A line shaped like CloudFront's (tab-separated, about as long as
-  # kumo's), buffered as kumo buffers its own.
+  # nginx's own combined log on the measured server; a line shaped like
+  # CloudFront's (tab-separated, about as long as kumo's) on a second one,
+  # for the access-log scenario; both buffered as kumo buffers its own.
   log_format cloudfront '\$time_iso8601\t\$server_addr\t\$bytes_sent\t\$remote_addr\t\$request_method\t\$host\t\$uri\t\$status\t\$http_referer\t\$http_user_agent\t\$args\t\$http_cookie\t\$upstream_cache_status\t\$request_id\$request_id\t\$http_host\t\$scheme\t\$request_length\t\$request_time\t\$http_x_forwarded_for\t\$ssl_protocol\t\$ssl_cipher\t\$upstream_cache_status\t\$server_protocol\t-\t-\t\$remote_port\t\$upstream_response_time\t\$upstream_cache_status\t\$sent_http_content_type\t\$sent_http_content_length\t-\t-';
-  access_log $d/access.log cloudfront buffer=64k flush=1s;
+  access_log $d/access.log combined buffer=64k flush=1s;
   client_body_temp_path $d/client_body;
   proxy_temp_path $d/proxy_temp;
   fastcgi_temp_path $d/fastcgi_temp;
@@ -238,10 +239,22 @@ http {
       add_header X-Cache-Status \$upstream_cache_status;
     }
   }
+  # The same cache without an access log, and with CloudFront-shaped
+  # lines: what nginx's log costs.
   server {
-    # The same cache, without an access log: what nginx's log costs.
     listen 127.0.0.1:$NGINX_NOLOG;
     access_log off;
+    location / {
+      proxy_pass http://origin1;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache bench;
+      add_header X-Cache-Status \$upstream_cache_status;
+    }
+  }
+  server {
+    listen 127.0.0.1:$NGINX_CFLOG;
+    access_log $d/access-cloudfront.log cloudfront buffer=64k flush=1s;
     location / {
       proxy_pass http://origin1;
       proxy_http_version 1.1;
@@ -514,7 +527,7 @@ print_table() {
 
 # --- main --------------------------------------------------------------------------
 install_tools
-for p in $ORIGIN1 $ORIGIN2 $BASELINE $KUMO_HTTP $KUMO_HTTPS $KUMO_ALB $KUMO_NOLOG_HTTP $KUMO_NOLOG_HTTPS $NGINX_CACHE $NGINX_TLS $NGINX_PASS $NGINX_NOLOG $VARNISH $HAPROXY; do port_free "$p"; done
+for p in $ORIGIN1 $ORIGIN2 $BASELINE $KUMO_HTTP $KUMO_HTTPS $KUMO_ALB $KUMO_NOLOG_HTTP $KUMO_NOLOG_HTTPS $NGINX_CACHE $NGINX_TLS $NGINX_PASS $NGINX_NOLOG $NGINX_CFLOG $VARNISH $HAPROXY; do port_free "$p"; done
 build
 start_origins
 start_kumo
@@ -566,12 +579,15 @@ runs=$((runs > LOG_RUNS ? runs : LOG_RUNS)) measure_wrk "access logs, hit 1 KiB"
   "kumo, access logs on|kumo|$K/1k" \
   "kumo up --no-access-logs|kumo-nolog|http://127.0.0.1:$KUMO_NOLOG_HTTP/1k"
 stop kumo-nolog
-# The same comparison for nginx (one process, two server blocks sharing one
-# cache; the first logs CloudFront-shaped lines).
+# The same comparison for nginx: one process, three server blocks sharing
+# one cache, logging CloudFront-shaped lines, its combined lines (the
+# server the other scenarios measure), or nothing.
+warm "http://127.0.0.1:$NGINX_CFLOG/1k"
 warm "http://127.0.0.1:$NGINX_NOLOG/1k"
 runs=$((runs > LOG_RUNS ? runs : LOG_RUNS)) measure_wrk "access logs, nginx, hit 1 KiB" \
-  "nginx, access log on|nginx|$N/1k" \
-  "nginx, access log off|nginx|http://127.0.0.1:$NGINX_NOLOG/1k"
+  "nginx, CloudFront-shaped log|nginx|http://127.0.0.1:$NGINX_CFLOG/1k" \
+  "nginx, combined log|nginx|$N/1k" \
+  "nginx, no access log|nginx|http://127.0.0.1:$NGINX_NOLOG/1k"
 
 stop kumo
 start_kumo
