@@ -115,7 +115,7 @@ type Edge struct {
 	originSuites []uint16
 
 	bufs sync.Pool // *[]byte copy buffers
-	rids sync.Pool // *rand.ChaCha8 request-id generators (newRequestID)
+	rids sync.Pool // *ridSource request-id generators (newRequestID)
 	txns sync.Pool // *txn of lean transactions
 	hv   headerValues
 	// altSvc is the Alt-Svc value of HTTP/3 distributions (nil without an

@@ -732,14 +732,23 @@ func TestViewerTLSPolicy(t *testing.T) {
 	}
 }
 
+// TestRequestIDFormat: ids from fresh generators and from one edge across
+// many of its batches are well formed and never repeat.
 func TestRequestIDFormat(t *testing.T) {
 	seen := map[string]bool{}
-	for range 100 {
-		id := (&Edge{}).newRequestID()
+	check := func(id string) {
+		t.Helper()
 		if !ridRE.MatchString(id) || seen[id] {
 			t.Fatalf("bad or repeated id %q", id)
 		}
 		seen[id] = true
+	}
+	for range 100 {
+		check((&Edge{}).newRequestID())
+	}
+	e := &Edge{}
+	for range 10 * ridBatch {
+		check(e.newRequestID())
 	}
 	_ = strconv.Itoa
 }

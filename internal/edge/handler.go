@@ -42,20 +42,51 @@ const (
 // The bytes come from ChaCha8 generators, each seeded from crypto/rand:
 // unpredictable like crypto/rand's output at a fraction of its cost per
 // request. e.rids pools them, so that concurrent requests do not share
-// (and lock) one generator.
+// (and lock) one generator. Each generator makes ridBatch ids at a time
+// into one string, which the ids are slices of: one allocation per
+// ridBatch requests instead of one per request (the bytes are the same;
+// an id kept alive keeps its batch's 3.5 KB).
 func (e *Edge) newRequestID() string {
-	g, ok := e.rids.Get().(*rand.ChaCha8)
+	src, ok := e.rids.Get().(*ridSource)
 	if !ok {
 		var seed [32]byte
 		_, _ = crand.Read(seed[:])
-		g = rand.NewChaCha8(seed)
+		src = &ridSource{g: rand.NewChaCha8(seed)}
 	}
-	var b [40]byte
-	_, _ = g.Read(b[:])
-	e.rids.Put(g)
-	var out [56]byte
-	base64.URLEncoding.Encode(out[:], b[:])
-	return string(out[:])
+	if src.next == len(src.batch) {
+		src.refill()
+	}
+	id := src.batch[src.next : src.next+ridLen]
+	src.next += ridLen
+	e.rids.Put(src)
+	return id
+}
+
+// ridLen is the length of a request id; ridRaw the random bytes in it;
+// ridBatch how many ids a ridSource makes at a time.
+const (
+	ridLen   = 56
+	ridRaw   = 40
+	ridBatch = 64
+)
+
+// ridSource makes request ids: batch holds ids not handed out yet from
+// index next on.
+type ridSource struct {
+	g     *rand.ChaCha8
+	batch string
+	next  int
+}
+
+// refill makes the next ridBatch ids.
+func (s *ridSource) refill() {
+	var raw [ridBatch * ridRaw]byte
+	_, _ = s.g.Read(raw[:])
+	var out [ridBatch * ridLen]byte
+	for i := range ridBatch {
+		base64.URLEncoding.Encode(out[i*ridLen:(i+1)*ridLen], raw[i*ridRaw:(i+1)*ridRaw])
+	}
+	s.batch, s.next = string(out[:]), 0
 }
 
 // txn is one viewer request in flight.
