@@ -22,6 +22,9 @@
 # nginx pass-through 18181, nginx cache without access log 18182 and with
 # CloudFront-shaped log lines 18183, Varnish 18280, HAProxy 18380.
 #
+# Before the first measurement every server gets 5 s of unmeasured load on
+# its 1 KiB hit (so does each fresh kumo of the logging scenario).
+#
 # The server under test is pinned to CPU 0 (taskset -c 0; Go sees one CPU, so
 # GOMAXPROCS=1; nginx runs one worker, HAProxy one thread). The load generator
 # and the origins are pinned to CPU 1. Every server runs for the whole
@@ -488,6 +491,16 @@ warm_all() {
   for u in "http://127.0.0.1:$KUMO_HTTP/1k" "http://127.0.0.1:$KUMO_HTTP/100k"; do warm "$u"; done
   for u in "http://127.0.0.1:$VARNISH/1k" "http://127.0.0.1:$VARNISH/100k"; do warm "$u"; done
   for u in "http://127.0.0.1:$NGINX_CACHE/1k" "http://127.0.0.1:$NGINX_CACHE/100k"; do warm "$u"; done
+  for u in "http://127.0.0.1:$KUMO_HTTP/1k" "http://127.0.0.1:$NGINX_CACHE/1k" \
+    "http://127.0.0.1:$VARNISH/1k" "http://127.0.0.1:$BASELINE/1k"; do settle "$u"; done
+}
+
+# settle URL: WARMUP seconds of unmeasured load on URL, so that a server just
+# started reaches its steady state (for kumo: a heap grown to its goal, whose
+# fresh pages fault in on first use) before anything is measured.
+WARMUP=5
+settle() {
+  taskset -c 1 wrk -t1 -c"$CONNS" -d"${WARMUP}s" "$1" >/dev/null 2>&1 || true
 }
 
 # fill NAME BASE-URL: request FILL_OBJECTS distinct cacheable 1 KiB objects
@@ -575,6 +588,8 @@ start_kumo
 start_kumo_as kumo-nolog "$KUMO_NOLOG_HTTP" "$KUMO_NOLOG_HTTPS" --no-access-logs --ephemeral-ports
 warm "$K/1k"
 warm "http://127.0.0.1:$KUMO_NOLOG_HTTP/1k"
+settle "$K/1k"
+settle "http://127.0.0.1:$KUMO_NOLOG_HTTP/1k"
 runs=$((runs > LOG_RUNS ? runs : LOG_RUNS)) measure_wrk "access logs, hit 1 KiB" \
   "kumo, access logs on|kumo|$K/1k" \
   "kumo up --no-access-logs|kumo-nolog|http://127.0.0.1:$KUMO_NOLOG_HTTP/1k"
@@ -609,6 +624,7 @@ if [ -n "$pprof_out" ]; then
   stop kumo
   start_kumo
   warm "$K/1k"
+  settle "$K/1k"
   admin=$(jq -r .admin "$KUMO_STATE/endpoints.json")
   secs=$duration
   log "profiling kumo for $secs s during a 1 KiB hit run"
