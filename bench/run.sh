@@ -206,6 +206,14 @@ start_nginx() {
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
     -keyout "$d/key.pem" -out "$d/cert.pem" 2>/dev/null
   if [ "$(id -u)" = 0 ]; then chown -R nobody "$d/cache"; fi
+  # The cache's location, the same in the three servers that share the cache.
+  local cached='location / {
+      proxy_pass http://origin1;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache bench;
+      add_header X-Cache-Status $upstream_cache_status;
+    }'
   # Access log on with a 64 KiB buffer: kumo writes its access logs too.
   cat >"$d/nginx.conf" <<EOF
 daemon off;
@@ -234,37 +242,19 @@ http {
     ssl_certificate $d/cert.pem;
     ssl_certificate_key $d/key.pem;
     ssl_protocols TLSv1.3;
-    location / {
-      proxy_pass http://origin1;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_cache bench;
-      add_header X-Cache-Status \$upstream_cache_status;
-    }
+    $cached
   }
   # The same cache without an access log, and with CloudFront-shaped
   # lines: what nginx's log costs.
   server {
     listen 127.0.0.1:$NGINX_NOLOG;
     access_log off;
-    location / {
-      proxy_pass http://origin1;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_cache bench;
-      add_header X-Cache-Status \$upstream_cache_status;
-    }
+    $cached
   }
   server {
     listen 127.0.0.1:$NGINX_CFLOG;
     access_log $d/access-cloudfront.log cloudfront buffer=64k flush=1s;
-    location / {
-      proxy_pass http://origin1;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_cache bench;
-      add_header X-Cache-Status \$upstream_cache_status;
-    }
+    $cached
   }
   server {
     listen 127.0.0.1:$NGINX_PASS;
