@@ -52,7 +52,10 @@ func (w *leanResponse) reset(lc *leanConn, req *http.Request) {
 	}
 	clear(h)
 	*w = leanResponse{lc: lc, req: req, header: h, keys: keys[:0], pending: pending[:0], cl: -1,
-		isHead: req.Method == http.MethodHead, closeAfter: req.Close}
+		isHead: req.Method == http.MethodHead,
+		// net/http's Request.wantsClose: req.Close (the Connection tokens),
+		// or "close" anywhere in the first Connection value (hasToken).
+		closeAfter: req.Close || hasToken(req.Header.Get("Connection"), "close")}
 }
 
 // Header returns the response header map; it is valid until ServeFast
@@ -167,33 +170,32 @@ func (w *leanResponse) Flush() { _ = w.FlushError() }
 
 // FlushError is Flush, reporting the write error.
 func (w *leanResponse) FlushError() error {
-	if !w.wroteHeader {
-		w.WriteHeader(http.StatusOK)
-	}
-	if !w.headSent {
-		p := w.pending
-		w.sendHead(p, false)
-		w.body(p)
-		w.pending = w.pending[:0]
-	}
+	w.sendPending(false)
 	if w.err == nil {
 		w.err = w.lc.flush()
 	}
 	return w.err
 }
 
-// finish completes the response after the handler returned; the output
-// stays buffered for the caller to send.
-func (w *leanResponse) finish() {
+// sendPending writes the head (a 200 if the handler set none) with the body
+// bytes held back so far, unless the head went out already; final: the
+// handler has returned, so what is held back is the whole body.
+func (w *leanResponse) sendPending(final bool) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
 	if !w.headSent {
 		p := w.pending
-		w.sendHead(p, true)
+		w.sendHead(p, final)
 		w.body(p)
 		w.pending = w.pending[:0]
 	}
+}
+
+// finish completes the response after the handler returned; the output
+// stays buffered for the caller to send.
+func (w *leanResponse) finish() {
+	w.sendPending(true)
 	if w.chunked && w.err == nil {
 		w.lc.out = append(w.lc.out, "0\r\n"...)
 		w.lc.out = w.appendTrailers(w.lc.out)
@@ -438,16 +440,37 @@ func bodyAllowedForStatus(status int) bool {
 	return true
 }
 
-// hasToken reports whether the comma-separated header value v holds token
-// (case-insensitively).
+// hasToken reports whether the lower-case token appears in v, ASCII
+// case-insensitively, between space, tab or comma boundaries: net/http's
+// server-side check, which also finds "close" in "0 Close" (where the
+// Connection tokens, "0 Close", hold no "close"). FuzzLeanRequest found
+// the difference.
 func hasToken(v, token string) bool {
-	for t := range strings.SplitSeq(v, ",") {
-		if strings.EqualFold(strings.Trim(t, " \t"), token) {
+	if len(token) > len(v) || token == "" {
+		return false
+	}
+	if v == token {
+		return true
+	}
+	for sp := 0; sp <= len(v)-len(token); sp++ {
+		if b := v[sp]; b != token[0] && b|0x20 != token[0] {
+			continue
+		}
+		if sp > 0 && !isTokenBoundary(v[sp-1]) {
+			continue
+		}
+		if end := sp + len(token); end != len(v) && !isTokenBoundary(v[end]) {
+			continue
+		}
+		if strings.EqualFold(v[sp:sp+len(token)], token) {
 			return true
 		}
 	}
 	return false
 }
+
+// isTokenBoundary reports whether b may stand beside a token (hasToken).
+func isTokenBoundary(b byte) bool { return b == ' ' || b == ',' || b == '\t' }
 
 // dateCache is the Date header value of one second.
 type dateCache struct {
