@@ -351,16 +351,8 @@ func TestLeanShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idle, err := net.Dial("tcp", s.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idle.Close()
-	busy, err := net.Dial("tcp", s.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
+	idle := dialServer(t, s.Addr())
+	busy := dialServer(t, s.Addr())
 	io.WriteString(busy, get1("/x"))
 	<-entered
 	done := make(chan error, 1)

@@ -329,11 +329,7 @@ func TestConnObserver(t *testing.T) {
 func TestHandshakeNeverBlocksAccept(t *testing.T) {
 	s := listen(t, serve.Plane{Handler: describe, TLS: tlsPlane(t, nil).TLS},
 		serve.Options{HTTP2: true, HandshakeTimeout: 200 * time.Millisecond})
-	silent, err := net.Dial("tcp", s.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
+	silent := dialServer(t, s.Addr())
 	if _, _, err := fetch(tlsClient(t, s.Addr(), false), "/"); err != nil {
 		t.Fatalf("a client behind a silent one: %v", err)
 	}

@@ -61,11 +61,7 @@ func waitFor[T any](t *testing.T, ch <-chan T, what string) T {
 func TestWatchClientGone(t *testing.T) {
 	h := newWatcher(time.Hour)
 	s := listen(t, serve.Plane{Handler: h}, serve.Options{})
-	c, err := net.Dial("tcp", s.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialServer(t, s.Addr())
 	br := bufio.NewReader(c)
 	for i := 0; i < 3; i++ {
 		if _, err := io.WriteString(c, get1("/now")); err != nil {
@@ -99,11 +95,7 @@ func TestWatchOutlivesReadTimeouts(t *testing.T) {
 	const timeout = 50 * time.Millisecond
 	h := newWatcher(4 * timeout)
 	s := listen(t, serve.Plane{Handler: h}, serve.Options{ReadHeaderTimeout: timeout, IdleTimeout: timeout})
-	c, err := net.Dial("tcp", s.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialServer(t, s.Addr())
 	br := bufio.NewReader(c)
 	// The first request waits under the header timeout, the next ones
 	// under the idle timeout, the last one with the previous watch's read.
@@ -129,11 +121,7 @@ func TestWatchOutlivesReadTimeouts(t *testing.T) {
 func TestWatchIdleRules(t *testing.T) {
 	h := newWatcher(time.Hour)
 	s := listen(t, serve.Plane{Handler: h}, serve.Options{IdleTimeout: 100 * time.Millisecond})
-	c, err := net.Dial("tcp", s.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialServer(t, s.Addr())
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.WriteString(c, get1("/a")+get1("/b")); err != nil {
 		t.Fatal(err)
@@ -174,11 +162,7 @@ func TestWatchShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idle, err := net.Dial("tcp", s.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idle.Close()
+	idle := dialServer(t, s.Addr())
 	_ = idle.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.WriteString(idle, get1("/now")); err != nil {
 		t.Fatal(err)
@@ -201,4 +185,15 @@ func TestWatchShutdown(t *testing.T) {
 	if !strings.Contains(resp.Status, "200") {
 		t.Fatalf("status %s", resp.Status)
 	}
+}
+
+// dialServer connects to addr, closing the connection when the test ends.
+func dialServer(t testing.TB, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
