@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/maypok86/otter/v2"
 )
@@ -187,6 +188,18 @@ func (p *Partition) MaxEntryBytes() int64 { return p.s.maxEntryBytes }
 // Callers check Entry.Fresh.
 func (p *Partition) Get(k string) (*Entry, bool) {
 	return p.s.c.GetIfPresent(key{p.id, k})
+}
+
+// Lookup is Get for a key built in a caller's buffer: k is read during the
+// call only, never kept. On a hit it also returns the key the entry was
+// stored under (a string equal to k, which the caller may keep), so that a
+// hit costs no string of its own.
+func (p *Partition) Lookup(k []byte) (*Entry, string, bool) {
+	e, ok := p.s.c.GetEntry(key{p.id, unsafe.String(unsafe.SliceData(k), len(k))})
+	if !ok {
+		return nil, "", false
+	}
+	return e.Value, e.Key.k, true
 }
 
 // Put stores e under k, replacing any previous entry. Entries are evicted

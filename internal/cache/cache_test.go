@@ -47,6 +47,35 @@ func TestGetPutDelete(t *testing.T) {
 	}
 }
 
+// TestLookup: Lookup finds what Get finds from a key in a caller's buffer,
+// keeps nothing of that buffer, and returns the stored key, which stays
+// what it was when the buffer is reused; a miss returns no key.
+func TestLookup(t *testing.T) {
+	s := part(t, 1<<20, 0)
+	if err := s.Put("/a\x000", entry("hello")); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := New(1<<20, 0)
+	if err := other.Partition().Put("/a\x000", entry("other partition")); err != nil {
+		t.Fatal(err)
+	}
+	buf := []byte("/a\x000")
+	e, key, ok := s.Lookup(buf)
+	if !ok || string(e.Body) != "hello" || key != "/a\x000" {
+		t.Fatalf("Lookup = %v, %q, %v", e, key, ok)
+	}
+	copy(buf, "/b")
+	if key != "/a\x000" {
+		t.Fatalf("the returned key changed with the caller's buffer: %q", key)
+	}
+	if e, key, ok := s.Lookup(buf); ok || e != nil || key != "" {
+		t.Fatalf("Lookup(%q) = %v, %q, %v; want a miss", buf, e, key, ok)
+	}
+	if n := testing.AllocsPerRun(100, func() { s.Lookup([]byte("/a\x000")) }); n != 0 {
+		t.Errorf("Lookup: %v allocations, want 0", n)
+	}
+}
+
 func TestFresh(t *testing.T) {
 	e := entry("x")
 	for _, tc := range []struct {

@@ -87,7 +87,7 @@ func (t *txn) fetchErrorPage(pagePath string) (rec *pageRecorder) {
 	r := &http.Request{Method: http.MethodGet, URL: u, RequestURI: pagePath, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Host: t.r.Host, Header: http.Header{}, Body: http.NoBody, RemoteAddr: t.r.RemoteAddr, TLS: t.r.TLS}
 	r = r.WithContext(t.r.Context())
-	st := &txn{e: t.e, w: rec, r: r, https: t.https, start: t.e.now(), rid: t.rid, host: t.host, d: t.d}
+	st := &txn{e: t.e, w: rec, r: r, https: t.https, start: t.e.now(), ridBuf: t.ridBuf, rid: t.rid, host: t.host, d: t.d}
 	st.beh = t.d.matchBehavior(u.Path)
 	defer func() {
 		if v := recover(); v != nil {
@@ -137,7 +137,7 @@ func (t *txn) serveCustomError(status int) bool {
 		}
 	}
 	if page.body.Len() > maxErrorPage {
-		t.e.logger.Warn("edge: custom error page not served", "page", ce.ResponsePagePath, "err", errCustomPageTooLarge, "request_id", t.rid)
+		t.e.logger.Warn("edge: custom error page not served", "page", ce.ResponsePagePath, "err", errCustomPageTooLarge, "request_id", t.requestID())
 		return false
 	}
 	h := t.w.Header()

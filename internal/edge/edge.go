@@ -71,7 +71,9 @@ type Config struct {
 	// distribution owns them). It is called for every distribution; the
 	// callee decides what to do with distributions whose Logging is off.
 	// rec is the callee's only during the call (it belongs to a
-	// transaction that is recycled): copy what must be kept.
+	// transaction that is recycled): copy what must be kept, and clone
+	// rec.RequestID (strings.Clone) to keep it: it may point into the
+	// transaction's own memory, which the next request reuses.
 	Log    func(d *model.Distribution, rec *accesslog.CloudFrontRecord)
 	Logger *slog.Logger
 	// EdgeLocation is x-edge-location and X-Amz-Cf-Pop ("" = DefaultEdgeLocation).

@@ -743,12 +743,18 @@ func TestRequestIDFormat(t *testing.T) {
 		}
 		seen[id] = true
 	}
+	var id [ridLen]byte
 	for range 100 {
-		check((&Edge{}).newRequestID())
+		(&Edge{}).newRequestID(&id)
+		check(string(id[:]))
 	}
 	e := &Edge{}
 	for range 10 * ridBatch {
-		check(e.newRequestID())
+		e.newRequestID(&id)
+		check(string(id[:]))
+	}
+	if n := testing.AllocsPerRun(1000, func() { e.newRequestID(&id) }); n != 0 {
+		t.Errorf("newRequestID: %v allocations, want 0", n)
 	}
 	_ = strconv.Itoa
 }

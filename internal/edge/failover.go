@@ -71,10 +71,10 @@ func (t *txn) roundTripFailover(ctx context.Context, req *http.Request, build fu
 	}
 	if err != nil {
 		t.e.logger.Info("edge: failing over to the secondary origin", "group", g.id, "primary", o.m.ID,
-			"secondary", g.secondary.m.ID, "request_id", t.rid, "err", err)
+			"secondary", g.secondary.m.ID, "request_id", t.requestID(), "err", err)
 	} else {
 		t.e.logger.Info("edge: failing over to the secondary origin", "group", g.id, "primary", o.m.ID,
-			"secondary", g.secondary.m.ID, "request_id", t.rid, "status", resp.StatusCode)
+			"secondary", g.secondary.m.ID, "request_id", t.requestID(), "status", resp.StatusCode)
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 	}

@@ -55,8 +55,14 @@ func (t *txn) lookup(p string, cacheable bool) {
 		t.fetch(p, "", false)
 		return
 	}
-	t.c.key = t.cacheKey(p)
-	if t.serveFromCache(p) || t.serveCachedRange() {
+	kb := t.appendCacheKey(t.keyBuf[:0], p)
+	primary, stored, ok := t.d.store.Lookup(kb)
+	if ok {
+		t.c.key = stored // the entry's own string: a hit makes none
+	} else {
+		t.c.key = string(kb)
+	}
+	if t.serveFromCache(p, primary, ok) || t.serveCachedRange() {
 		return
 	}
 	if t.collapse(p) {
@@ -66,9 +72,10 @@ func (t *txn) lookup(p string, cacheable bool) {
 }
 
 // serveFromCache answers from the cache when it can and reports whether it
-// did; otherwise it leaves the stale entry (if any) in t.c.stale.
-func (t *txn) serveFromCache(p string) bool {
-	ent, ok := t.getVariant()
+// did; otherwise it leaves the stale entry (if any) in t.c.stale. primary
+// is the entry under the primary key (found: there is one).
+func (t *txn) serveFromCache(p string, primary *cache.Entry, found bool) bool {
+	ent, ok := t.variantOf(primary, found)
 	if !ok {
 		return false
 	}
@@ -88,8 +95,14 @@ func (t *txn) serveFromCache(p string) bool {
 // getVariant looks up the primary key and, when the stored response varies
 // on request headers, the variant for this request (§3.7).
 func (t *txn) getVariant() (*cache.Entry, bool) {
-	t.c.storeKey = t.c.key
 	ent, ok := t.d.store.Get(t.c.key)
+	return t.variantOf(ent, ok)
+}
+
+// variantOf is getVariant for the primary entry already looked up (ok
+// when there is one).
+func (t *txn) variantOf(ent *cache.Entry, ok bool) (*cache.Entry, bool) {
+	t.c.storeKey = t.c.key
 	if !ok || ent.VaryNames == nil {
 		return ent, ok
 	}
@@ -256,7 +269,7 @@ func (t *txn) serveStaleOnError(status int) bool {
 	held.HeldUntil = now.Add(hold)
 	t.put(t.c.storeKey, held)
 	t.e.logger.Info("edge: origin failed, serving stale object", "status", status,
-		"distribution", t.d.m.DomainName, "request_id", t.rid, "held_until", held.HeldUntil)
+		"distribution", t.d.m.DomainName, "request_id", t.requestID(), "held_until", held.HeldUntil)
 	t.serveCached(held, xCacheHit, resultStale)
 	return true
 }
@@ -275,7 +288,8 @@ func (t *txn) refreshInBackground(p string, ent *cache.Entry) {
 		r.Header.Del(h)
 	}
 	bt := &txn{e: t.e, w: &discardResponse{h: http.Header{}}, r: r, https: t.https, start: t.start,
-		rid: t.e.newRequestID(), host: t.host, d: t.d, beh: t.beh}
+		host: t.host, d: t.d, beh: t.beh}
+	t.e.newRequestID(&bt.ridBuf)
 	bt.c = cacheTxn{key: t.c.key, storeKey: t.c.storeKey, stale: ent, flight: fl, background: true}
 	key := t.c.key
 	go func() {
@@ -365,7 +379,7 @@ func storedHeader(h http.Header, cc cacheControl) http.Header {
 // put stores an entry, logging (not failing) when it cannot be stored.
 func (t *txn) put(key string, ent *cache.Entry) {
 	if err := t.d.store.Put(key, ent); err != nil {
-		t.e.logger.Debug("edge: not cached", "request_id", t.rid, "err", err)
+		t.e.logger.Debug("edge: not cached", "request_id", t.requestID(), "err", err)
 	}
 }
 
@@ -434,7 +448,7 @@ func (t *txn) relay(resp *http.Response, key string, cacheable bool) {
 	}
 	if !originContentRangeOK(resp) {
 		t.e.logger.Info("edge: origin Content-Length disagrees with Content-Range", "content_range", resp.Header.Get("Content-Range"),
-			"content_length", resp.ContentLength, "distribution", t.d.m.DomainName, "request_id", t.rid)
+			"content_length", resp.ContentLength, "distribution", t.d.m.DomainName, "request_id", t.requestID())
 		t.fail(ReasonOriginContentRange, nil)
 		return
 	}

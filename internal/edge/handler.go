@@ -36,30 +36,29 @@ const (
 	resultRedirect = "Redirect"
 )
 
-// newRequestID returns a 56-character request id: 40 random bytes in
-// padded base64url, ending "==" (cloudfront.md §6).
+// newRequestID writes a 56-character request id into dst: 40 random bytes
+// in padded base64url, ending "==" (cloudfront.md §6).
 //
 // The bytes come from ChaCha8 generators, each seeded from crypto/rand:
 // unpredictable like crypto/rand's output at a fraction of its cost per
 // request. e.rids pools them, so that concurrent requests do not share
-// (and lock) one generator. Each generator makes ridBatch ids at a time
-// into one string, which the ids are slices of: one allocation per
-// ridBatch requests instead of one per request (the bytes are the same;
-// an id kept alive keeps its batch's 3.5 KB).
-func (e *Edge) newRequestID() string {
+// (and lock) one generator. Each generator encodes ridBatch ids at a time
+// into its own buffer, which the ids are copied from: a request id costs
+// no allocation (txn.requestID makes a string of it only where one is
+// kept).
+func (e *Edge) newRequestID(dst *[ridLen]byte) {
 	src, ok := e.rids.Get().(*ridSource)
 	if !ok {
 		var seed [32]byte
 		_, _ = crand.Read(seed[:])
-		src = &ridSource{g: rand.NewChaCha8(seed)}
+		src = &ridSource{g: rand.NewChaCha8(seed), next: len(ridSource{}.batch)}
 	}
 	if src.next == len(src.batch) {
 		src.refill()
 	}
-	id := src.batch[src.next : src.next+ridLen]
+	copy(dst[:], src.batch[src.next:])
 	src.next += ridLen
 	e.rids.Put(src)
-	return id
 }
 
 // ridLen is the length of a request id; ridRaw the random bytes in it;
@@ -74,7 +73,7 @@ const (
 // index next on.
 type ridSource struct {
 	g     *rand.ChaCha8
-	batch string
+	batch [ridBatch * ridLen]byte
 	next  int
 }
 
@@ -82,11 +81,20 @@ type ridSource struct {
 func (s *ridSource) refill() {
 	var raw [ridBatch * ridRaw]byte
 	_, _ = s.g.Read(raw[:])
-	var out [ridBatch * ridLen]byte
 	for i := range ridBatch {
-		base64.URLEncoding.Encode(out[i*ridLen:(i+1)*ridLen], raw[i*ridRaw:(i+1)*ridRaw])
+		base64.URLEncoding.Encode(s.batch[i*ridLen:(i+1)*ridLen], raw[i*ridRaw:(i+1)*ridRaw])
 	}
-	s.batch, s.next = string(out[:]), 0
+	s.next = 0
+}
+
+// requestID is the request's id as a string, made on first use: what is
+// kept (a header sent to an origin, a page, kumo's own log) holds a string
+// of its own. The log record and a ready hit read ridBuf itself.
+func (t *txn) requestID() string {
+	if t.rid == "" {
+		t.rid = string(t.ridBuf[:])
+	}
+	return t.rid
 }
 
 // txn is one viewer request in flight.
@@ -96,10 +104,13 @@ type txn struct {
 	r     *http.Request
 	https bool
 	start time.Time
-	rid   string
-	host  string // viewer host, lowercase, no port
-	d     *distribution
-	beh   *behavior
+	// ridBuf is the request id (newRequestID); rid the same as a string
+	// once requestID made one.
+	ridBuf [ridLen]byte
+	rid    string
+	host   string // viewer host, lowercase, no port
+	d      *distribution
+	beh    *behavior
 
 	status      int
 	wrote       bool
@@ -129,8 +140,10 @@ type txn struct {
 	// rec is the standard-log record finish fills (part of the txn, so
 	// that logging allocates nothing of its own).
 	rec accesslog.CloudFrontRecord
-	// scratch holds the per-response header lines of a ready hit.
+	// scratch holds the per-response header lines of a ready hit; keyBuf
+	// the cache key as lookup builds it (a longer key goes to the heap).
 	scratch [160]byte
+	keyBuf  [256]byte
 }
 
 // errDeclined unwinds a lean transaction that needs net/http
@@ -178,14 +191,15 @@ func (e *Edge) serve(w http.ResponseWriter, r *http.Request, https, lean bool) {
 	} else {
 		t = new(txn)
 	}
-	*t = txn{e: e, w: w, r: r, https: https, start: e.now(), rid: e.newRequestID(), lean: lean}
+	*t = txn{e: e, w: w, r: r, https: https, start: e.now(), lean: lean}
+	e.newRequestID(&t.ridBuf)
 	t.host = hostWithoutPort(r.Host)
 	if t.requestLimits() {
 		return
 	}
 	route, ok := e.routeHost(t.host)
 	if !ok {
-		e.logger.Debug("edge: no distribution for host", "host", r.Host, "request_id", t.rid)
+		e.logger.Debug("edge: no distribution for host", "host", r.Host, "request_id", t.requestID())
 		t.fail(ReasonUnknownHost, nil)
 		return
 	}
@@ -321,7 +335,7 @@ func (t *txn) setEdgeHeaders(xCache string) {
 	}
 	h["Via"] = hv.via
 	h["X-Amz-Cf-Pop"] = hv.pop
-	h["X-Amz-Cf-Id"] = []string{t.rid}
+	h["X-Amz-Cf-Id"] = []string{t.requestID()}
 }
 
 // headerValues are the constant viewer header values, built once per Edge
@@ -345,7 +359,7 @@ func (t *txn) fail(reason Reason, err error) {
 		// by the deferred finish).
 		panic(http.ErrAbortHandler)
 	}
-	page := errorPage(make([]byte, 0, 1100), reason.Status(), reason.Message(), t.rid)
+	page := errorPage(make([]byte, 0, 1100), reason.Status(), reason.Message(), t.requestID())
 	t.servePage(reason.Status(), page)
 }
 
@@ -388,50 +402,49 @@ func (t *txn) write(p []byte) bool {
 	return err == nil
 }
 
-// cacheKey implements cloudfront.md §4.5: the path (after the default root
-// object), the behavior, the query strings, headers and cookies the cache
-// policy selects, the normalised Accept-Encoding when gzip/br is on, and the
-// method for OPTIONS. Host is in the key only when selected.
-func (t *txn) cacheKey(p string) string {
+// appendCacheKey appends the cache key of cloudfront.md §4.5 to dst: the
+// path (after the default root object), the behavior, the query strings,
+// headers and cookies the cache policy selects, the normalised
+// Accept-Encoding when gzip/br is on, and the method for OPTIONS. Host is
+// in the key only when selected.
+func (t *txn) appendCacheKey(dst []byte, p string) []byte {
 	b := t.beh
 	r := t.r
-	var sb strings.Builder
-	sb.Grow(len(p) + 16)
-	sb.WriteString(p)
-	sb.WriteByte(0)
-	sb.WriteString(strconv.Itoa(b.index))
+	dst = append(dst, p...)
+	dst = append(dst, 0)
+	dst = strconv.AppendInt(dst, int64(b.index), 10)
 	if b.cp.query.mode != selectNone {
-		sb.WriteString("\x00q=")
-		sb.WriteString(selectQuery(r.URL.RawQuery, b.cp.query))
+		dst = append(dst, "\x00q="...)
+		dst = append(dst, selectQuery(r.URL.RawQuery, b.cp.query)...)
 	}
 	if b.cp.headers.mode == selectList {
 		for _, name := range b.cp.headers.names {
-			sb.WriteString("\x00h=")
-			sb.WriteString(name)
-			sb.WriteByte(':')
+			dst = append(dst, "\x00h="...)
+			dst = append(dst, name...)
+			dst = append(dst, ':')
 			if name == "Host" {
-				sb.WriteString(t.host)
+				dst = append(dst, t.host...)
 			} else if v, ok := t.cloudFrontHeaderValue(name); ok {
-				sb.WriteString(v) // generated by the edge, never the viewer's (§3.4)
+				dst = append(dst, v...) // generated by the edge, never the viewer's (§3.4)
 			} else {
-				sb.WriteString(strings.Join(r.Header.Values(name), ","))
+				dst = append(dst, strings.Join(r.Header.Values(name), ",")...)
 			}
 		}
 	}
 	if b.cp.cookies.mode != selectNone {
-		sb.WriteString("\x00c=")
-		sb.WriteString(selectCookies(r, b.cp.cookies))
+		dst = append(dst, "\x00c="...)
+		dst = append(dst, selectCookies(r, b.cp.cookies)...)
 	}
 	if b.normalizeAE {
 		if ae := normalizeAcceptEncoding(r.Header.Values("Accept-Encoding"), b.cp.gzip, b.cp.br, r.ProtoMajor, r.ProtoMinor); ae != "" {
-			sb.WriteString("\x00ae=")
-			sb.WriteString(ae)
+			dst = append(dst, "\x00ae="...)
+			dst = append(dst, ae...)
 		}
 	}
 	if r.Method == http.MethodOptions {
-		sb.WriteString("\x00OPTIONS")
+		dst = append(dst, "\x00OPTIONS"...)
 	}
-	return sb.String()
+	return dst
 }
 
 // selectQuery keeps the selected query parameters in their order (only &
@@ -518,7 +531,7 @@ func (t *txn) fetch(p, key string, cacheable bool) {
 	defer release()
 	req, err := t.originRequest(ctx, o, p)
 	if err != nil {
-		t.e.logger.Error("edge: build origin request", "err", err, "request_id", t.rid)
+		t.e.logger.Error("edge: build origin request", "err", err, "request_id", t.requestID())
 		t.fail(ReasonOriginInvalidResponse, err)
 		return
 	}
@@ -551,7 +564,7 @@ func (t *txn) originFailed(err error, key string, cacheable bool) {
 	t.e.logger.Info("edge: origin fetch failed", "reason", reason.String(),
 		"detailed_result_type", reason.DetailedResultType(), "status", reason.Status(),
 		"distribution", t.d.m.DomainName, "origin", t.beh.origin.m.DomainName,
-		"request_id", t.rid, "err", err)
+		"request_id", t.requestID(), "err", err)
 	if reason == ReasonViewerGone || reason == ReasonViewerHungUpRequest {
 		t.fail(reason, err)
 		return
@@ -560,7 +573,7 @@ func (t *txn) originFailed(err error, key string, cacheable bool) {
 		return
 	}
 	t.result, t.respResult, t.detailed = resultError, resultError, reason.DetailedResultType()
-	page := errorPage(make([]byte, 0, 1100), reason.Status(), reason.Message(), t.rid)
+	page := errorPage(make([]byte, 0, 1100), reason.Status(), reason.Message(), t.requestID())
 	if cacheable && t.r.Method == http.MethodGet {
 		if secs, ok := errorTTL(reason.Status(), cacheControl{sMaxAge: -1, maxAge: -1, expires: -1}, t.beh.cp.maxTTL, t.beh.noCache, t.errorCachingMinTTL(reason.Status())); ok {
 			h := http.Header{"Server": {"CloudFront"}, "Content-Type": {"text/html"}}
@@ -641,7 +654,7 @@ func (t *txn) originBodyFailed(err error) {
 	}
 	t.e.logger.Info("edge: origin response cut short", "reason", reason.String(),
 		"distribution", t.d.m.DomainName, "origin", t.beh.origin.m.DomainName,
-		"request_id", t.rid, "err", err)
+		"request_id", t.requestID(), "err", err)
 	t.result, t.detailed = resultError, reason.DetailedResultType()
 	// Send what the viewer has been promised so far, then abort the
 	// response so a truncated body is not mistaken for a complete one.

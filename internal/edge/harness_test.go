@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -77,7 +78,9 @@ type logSink struct {
 
 func (l *logSink) log(d *model.Distribution, rec *accesslog.CloudFrontRecord) {
 	l.mu.Lock()
-	l.recs = append(l.recs, *rec)
+	kept := *rec
+	kept.RequestID = strings.Clone(rec.RequestID) // Config.Log: not ours after the call
+	l.recs = append(l.recs, kept)
 	l.dist = append(l.dist, d)
 	l.mu.Unlock()
 }

@@ -73,14 +73,14 @@ func BenchmarkCacheKey(b *testing.B) {
 			t := &txn{e: ev.edge, r: r, https: true, host: testDomain, d: ev.edge.dists[0]}
 			t.beh = t.d.matchBehavior(r.URL.Path)
 			p := requestPath(r)
-			key := t.cacheKey(p)
+			key := string(t.appendCacheKey(nil, p))
 			if len(key) <= len(p) || key[:len(p)] != p {
 				b.Fatalf("key %q does not start with the path", key)
 			}
 			b.SetBytes(int64(len(key)))
 			b.ReportAllocs()
 			for b.Loop() {
-				t.cacheKey(p)
+				t.appendCacheKey(t.keyBuf[:0], p) // as lookup builds it
 			}
 		})
 	}

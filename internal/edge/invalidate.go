@@ -39,7 +39,7 @@ func InvalidationPath(p string) error {
 }
 
 // invalidationTarget is what an invalidation path is compared with for a
-// cache key (see cacheKey): the viewer path, plus "?" and the query string
+// cache key (see appendCacheKey): the viewer path, plus "?" and the query string
 // when the cache key holds one. Header, cookie, encoding and Vary parts are
 // not part of it, so an invalidation removes every such variant.
 func invalidationTarget(key string) string {

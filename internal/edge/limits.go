@@ -52,10 +52,10 @@ func (t *txn) requestLimits() bool {
 	default:
 		return false
 	}
-	t.e.logger.Debug("edge: request over a limit", "reason", reason.String(), "request_id", t.rid,
+	t.e.logger.Debug("edge: request over a limit", "reason", reason.String(), "request_id", t.requestID(),
 		"url_bytes", strconv.Itoa(viewerURLLength(t.r, t.https)), "header_bytes", strconv.Itoa(viewerRequestHeaderLength(t.r)))
 	t.result, t.respResult, t.detailed = resultError, resultError, reason.DetailedResultType()
-	page := errorPage(make([]byte, 0, 1100), reason.Status(), reason.Message(), t.rid)
+	page := errorPage(make([]byte, 0, 1100), reason.Status(), reason.Message(), t.requestID())
 	h := t.w.Header()
 	h["Server"] = []string{"CloudFront"}
 	h["Content-Type"] = []string{"text/html"}

@@ -99,7 +99,7 @@ func (t *txn) serveReady(ent *cache.Entry, xCache string) bool {
 	x := append(t.scratch[:0], "Age: "...)
 	x = strconv.AppendInt(x, ageSeconds(ent.Stored, t.start), 10)
 	x = append(x, "\r\nX-Amz-Cf-Id: "...)
-	x = append(x, t.rid...)
+	x = append(x, t.ridBuf[:]...)
 	x = append(x, "\r\n"...)
 	t.result, t.respResult, t.detailed = resultHit, resultHit, resultHit
 	t.wrote, t.status = true, ent.Status

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/kumo-dev/kumo/internal/accesslog"
 )
@@ -98,7 +99,7 @@ func (t *txn) finish() {
 		UserAgent:          r.Header.Get("User-Agent"),
 		URIQuery:           r.URL.RawQuery,
 		ResultType:         t.result,
-		RequestID:          t.rid,
+		RequestID:          t.logRequestID(),
 		HostHeader:         r.Host,
 		Protocol:           "http",
 		TimeTaken:          end.Sub(t.start),
@@ -160,4 +161,16 @@ func (t *txn) finish() {
 		rec.TimeToFirstByte = rec.TimeTaken
 	}
 	t.e.cfg.Log(t.d.m, rec)
+	rec.RequestID = "" // it may point into ridBuf (logRequestID)
+}
+
+// logRequestID is the request id for the log record: the string made
+// already if there is one, otherwise a string over ridBuf, valid only
+// while the transaction is (Config.Log: the record is the callee's only
+// during the call). A hit makes no string of its id.
+func (t *txn) logRequestID() string {
+	if t.rid != "" {
+		return t.rid
+	}
+	return unsafe.String(&t.ridBuf[0], len(t.ridBuf))
 }

@@ -154,7 +154,7 @@ func (t *txn) originRequestHeader(o *origin) http.Header {
 	}
 	out["Via"] = []string{originVia(in.Values("Via"), t.r.ProtoMajor, t.r.ProtoMinor, t.e.viaHost)}
 	out["X-Forwarded-For"] = []string{forwardedFor(in.Values("X-Forwarded-For"), t.clientIP())}
-	out["X-Amz-Cf-Id"] = []string{t.rid}
+	out["X-Amz-Cf-Id"] = []string{t.requestID()}
 	out["Connection"] = []string{"Keep-Alive"}
 	if b.cloudFrontHeaders.mode != selectNone {
 		t.addCloudFrontHeaders(out)

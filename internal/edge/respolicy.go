@@ -311,7 +311,7 @@ func (t *txn) serverTiming() string {
 	sb.WriteString(`,cdn-pop;desc="`)
 	sb.WriteString(t.e.pop)
 	sb.WriteString(`",cdn-rid;desc="`)
-	sb.WriteString(t.rid)
+	sb.WriteString(t.requestID())
 	sb.WriteString(`"`)
 	return sb.String()
 }

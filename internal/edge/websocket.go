@@ -79,7 +79,7 @@ func (t *txn) webSocket(p string) {
 	defer upstream.Close()
 	conn, brw, err := http.NewResponseController(t.w).Hijack()
 	if err != nil {
-		t.e.logger.Error("edge: websocket hijack", "err", err, "request_id", t.rid)
+		t.e.logger.Error("edge: websocket hijack", "err", err, "request_id", t.requestID())
 		t.fail(ReasonOriginInvalidResponse, err)
 		return
 	}

@@ -102,12 +102,14 @@ type leanConn struct {
 	watchCancel context.CancelCauseFunc
 
 	// The request ServeFast gets, reused from one request to the next
-	// (its strings are not: each request's point into its own copy of
-	// the head).
+	// (its strings are not: they are immutable, see headLines).
 	req  http.Request
 	url  url.URL
 	hdr  http.Header
 	vals []string
+	// lines holds the last parsed head's lines (headLines); spare is the
+	// other slice, which the next head's lines are built in.
+	lines, spare []string
 }
 
 // errLeanHandoff ends the lean engine's work on a connection that net/http
@@ -300,8 +302,8 @@ func (lc *leanConn) parse(raw []byte) (*http.Request, int64) {
 	if !bytes.HasSuffix(raw, crlfcrlf) {
 		return nil, -1 // bare LF line ends: net/http's to parse
 	}
-	head := string(raw) // one copy: every string of the request points into it
-	line, rest, _ := strings.Cut(head, "\r\n")
+	lines := lc.headLines(raw)
+	line := lines[0]
 	if strings.ContainsAny(line, "\r\n") {
 		return nil, -1
 	}
@@ -329,10 +331,7 @@ func (lc *leanConn) parse(raw []byte) (*http.Request, int64) {
 	extent := int64(len(raw))
 	clSeen := false
 	closeConn := false
-	rest = rest[:len(rest)-2] // every header line keeps its CRLF
-	for rest != "" {
-		var hl string
-		hl, rest, _ = strings.Cut(rest, "\r\n")
+	for _, hl := range lines[1:] {
 		if hl == "" || hl[0] == ' ' || hl[0] == '\t' || strings.IndexByte(hl, '\n') >= 0 || strings.IndexByte(hl, '\r') >= 0 {
 			return nil, -1 // obs-fold or a stray line break
 		}
@@ -408,6 +407,55 @@ func (lc *leanConn) parse(raw []byte) (*http.Request, int64) {
 	r.TLS = lc.c.tls
 	return r, extent
 }
+
+// headLines splits a head (ending in CRLF CRLF) into its lines, without
+// their CRLF and without the blank line that ends the head. Each line is a
+// string (immutable: the request's strings point into them, and whoever
+// keeps one keeps valid bytes). A line equal, byte for byte, to the line
+// at the same position in the connection's previous head reuses that
+// head's string; the lines that differ are copied into one new string.
+// A keep-alive client's heads mostly repeat (Host, User-Agent, Accept and
+// the rest; often all of it, for a poller or a load generator), so a
+// connection's later requests allocate only what changed, often nothing.
+func (lc *leanConn) headLines(raw []byte) []string {
+	prev := lc.lines
+	cur := lc.spare[:0]
+	body := raw[:len(raw)-2] // every line, the last included, ends in CRLF
+	fresh := 0               // bytes of the lines that are not reused
+	for i, rest := 0, body; len(rest) > 0; i++ {
+		n := bytes.Index(rest, crlf)
+		if i < len(prev) && prev[i] == string(rest[:n]) {
+			cur = append(cur, prev[i])
+		} else {
+			cur = append(cur, "")
+			fresh += n
+		}
+		rest = rest[n+2:]
+	}
+	if fresh > 0 {
+		var sb strings.Builder
+		sb.Grow(fresh)
+		for i, rest := 0, body; len(rest) > 0; i++ {
+			n := bytes.Index(rest, crlf)
+			if cur[i] == "" && n > 0 {
+				sb.Write(rest[:n])
+			}
+			rest = rest[n+2:]
+		}
+		all := sb.String()
+		for i, rest := 0, body; len(rest) > 0; i++ {
+			n := bytes.Index(rest, crlf)
+			if cur[i] == "" && n > 0 {
+				cur[i], all = all[:n], all[n:]
+			}
+			rest = rest[n+2:]
+		}
+	}
+	lc.lines, lc.spare = cur, prev
+	return cur
+}
+
+var crlf = []byte("\r\n")
 
 // parseTarget parses an origin-form request target as
 // url.ParseRequestURI does, into u (without allocating) for a plain path.
