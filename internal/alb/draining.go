@@ -79,7 +79,7 @@ func (lb *LoadBalancer) initDrain(prev *LoadBalancer) {
 		th.State, th.Reason, th.Description = StateDraining, ReasonDeregistrationInProgress, "Target deregistration is in progress"
 		lb.drain.entries = append(lb.drain.entries, &drainEntry{
 			key: key, th: th, until: now.Add(delay),
-			timer: time.AfterFunc(delay, t.ext.drainCancel),
+			timer: time.AfterFunc(delay, t.ext.expireDrain),
 		})
 	}
 }

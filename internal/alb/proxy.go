@@ -160,7 +160,7 @@ func classifyTargetError(err, cause error, clientCtx context.Context, wrote bool
 	if errors.Is(cause, errDeregistrationDelayExpired) {
 		return FailureDeregistrationDelayExpired
 	}
-	if clientCtx.Err() != nil {
+	if clientCtx.Err() != nil || errors.Is(cause, serve.ErrClientGone) {
 		return FailureDownstreamConnectionTermination
 	}
 	var de *dialError
@@ -198,6 +198,9 @@ type exchange struct {
 	// net/http's Transport.
 	abort  upstream.Abort
 	cancel context.CancelCauseFunc
+	// drainPrev and drainNext link the exchanges in flight to one target
+	// (targetExt.track).
+	drainPrev, drainNext *exchange
 }
 
 // ServeHTTP serves one client request: rule matching, the action, and the
@@ -244,11 +247,10 @@ func (l *listener) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 
 // ServeFast implements serve.FastHandler: the listener serves every request
 // serve's lean HTTP/1.1 engine offers it (no body, no upgrade) exactly as
-// through net/http, with a request context that ends when the client goes
-// away (serve.WatchClient), which the 460 and the target request's
-// cancellation rely on.
+// through net/http. A forwarded request watches its client (forward), which
+// the 460 and the target request's cancellation rely on.
 func (l *listener) ServeFast(w http.ResponseWriter, r *http.Request) bool {
-	l.ServeHTTP(w, serve.WatchClientRequest(r))
+	l.ServeHTTP(w, r)
 	return true
 }
 
@@ -320,9 +322,18 @@ func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.Addr) {
 	// when the target stays silent for the idle timeout, when its
 	// deregistration delay expires, or when the client goes away: for
 	// net/http's Transport, a context derived from the client's ends;
-	// the lean client takes the causes through ex.abort (and watches the
-	// client's context itself), which saves the derived context and the
-	// lean client's watch of it.
+	// the lean client takes the causes through ex.abort, which saves the
+	// derived context. On serve's lean engine the client is watched
+	// through a callback that ends the exchange the same way: r's context
+	// (the connection's) does not end when the client goes, and the
+	// target request gets one that never ends, which spares the lean
+	// client its watch. Elsewhere the lean client watches the client's
+	// context itself.
+	if !lean {
+		clientCtx = serve.WatchClient(r) // r's own unless on the lean engine
+	} else if serve.WatchClientFunc(r, ex.endTarget) {
+		*out = *out.WithContext(context.WithoutCancel(clientCtx))
+	}
 	ctx := clientCtx
 	if !lean {
 		var cancel context.CancelCauseFunc
@@ -332,8 +343,11 @@ func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.Addr) {
 	}
 	idle := time.AfterFunc(lb.idleTimeout, ex.idleTimedOut)
 	defer idle.Stop()
-	stopDrain := context.AfterFunc(t.ext.drain, ex.deregistrationDelayExpired)
-	defer stopDrain()
+	if t.ext.track(ex) {
+		defer t.ext.untrack(ex)
+	} else {
+		ex.deregistrationDelayExpired()
+	}
 	ex.body.idle, ex.body.timeout = idle, lb.idleTimeout
 
 	var resp *http.Response

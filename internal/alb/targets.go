@@ -118,7 +118,6 @@ func newTargetGroup(m *model.TargetGroup) (*targetGroup, error) {
 		if mt.Local != "" {
 			t.dial = mt.Local
 		}
-		t.ext.init()
 		t.health = initialHealth(m.HealthCheck)
 		t.healthy.Store(routableState(t.health.state))
 		tg.targets = append(tg.targets, t)

@@ -1,9 +1,9 @@
 package alb
 
 import (
-	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -61,14 +61,55 @@ type targetExt struct {
 	// slowStartFrom is when the target entered slow start (unix nanos), 0
 	// when it is not in slow start.
 	slowStartFrom atomic.Int64
-	// drain is cancelled when the target's deregistration delay expires
-	// after a reload removed it: requests still in flight get 502.
-	drain       context.Context
-	drainCancel context.CancelFunc
+	// The exchanges in flight to the target (a list through
+	// exchange.drainPrev/drainNext), so that the end of its deregistration
+	// delay after a reload removed it can end them: they get 502. drained
+	// is set then. Both under drainMu.
+	drainMu   sync.Mutex
+	exchanges *exchange
+	drained   bool
 }
 
-func (x *targetExt) init() {
-	x.drain, x.drainCancel = context.WithCancel(context.Background())
+// track adds ex to the exchanges in flight; it reports false, adding
+// nothing, when the target's deregistration delay has already expired.
+func (x *targetExt) track(ex *exchange) bool {
+	x.drainMu.Lock()
+	defer x.drainMu.Unlock()
+	if x.drained {
+		return false
+	}
+	ex.drainPrev, ex.drainNext = nil, x.exchanges
+	if x.exchanges != nil {
+		x.exchanges.drainPrev = ex
+	}
+	x.exchanges = ex
+	return true
+}
+
+// untrack removes ex, added by track.
+func (x *targetExt) untrack(ex *exchange) {
+	x.drainMu.Lock()
+	if ex.drainPrev != nil {
+		ex.drainPrev.drainNext = ex.drainNext
+	} else if x.exchanges == ex {
+		x.exchanges = ex.drainNext
+	}
+	if ex.drainNext != nil {
+		ex.drainNext.drainPrev = ex.drainPrev
+	}
+	ex.drainPrev, ex.drainNext = nil, nil
+	x.drainMu.Unlock()
+}
+
+// expireDrain ends the deregistration delay: every exchange in flight ends
+// (deregistrationDelayExpired), and so does every later one at once.
+func (x *targetExt) expireDrain() {
+	x.drainMu.Lock()
+	defer x.drainMu.Unlock()
+	x.drained = true
+	for ex := x.exchanges; ex != nil; ex = ex.drainNext {
+		ex.deregistrationDelayExpired()
+	}
 }
 
 // attrInt reads an integer attribute; ok is false when it is absent.

@@ -51,6 +51,12 @@ type Registry struct {
 	clientTLSErrors    *prometheus.CounterVec
 	desyncNonCompliant *prometheus.CounterVec
 
+	// series holds each load balancer and target group's request
+	// series, resolved from the vectors on first use (seriesKey →
+	// *requestSeries): a request then costs no label hashing. Series are
+	// never deleted from the vectors, so a resolved one stays exported.
+	series sync.Map
+
 	mu      sync.Mutex
 	sources map[string]*healthSource // by load balancer
 	hostsH  *prometheus.Desc
@@ -161,13 +167,14 @@ func (r *Registry) ObserveRequest(q Request) {
 	if r == nil {
 		return
 	}
-	r.requestCount.WithLabelValues(q.LoadBalancer, q.TargetGroup).Inc()
+	rs := r.requestSeriesOf(q.LoadBalancer, q.TargetGroup)
+	rs.count.Inc()
 	if q.Bytes > 0 {
-		r.processedBytes.WithLabelValues(q.LoadBalancer).Add(float64(q.Bytes))
+		rs.processedBytes.Add(float64(q.Bytes))
 	}
 	if q.TargetStatus > 0 {
-		if c := r.targetCodes[q.TargetStatus/100]; c != nil {
-			c.WithLabelValues(q.LoadBalancer, q.TargetGroup).Inc()
+		if c := rs.targetCodes[min(uint(q.TargetStatus/100), uint(len(rs.targetCodes)-1))]; c != nil {
+			c.Inc()
 		}
 	} else if q.ELBStatus > 0 {
 		if c := r.elbClass[q.ELBStatus/100]; c != nil {
@@ -177,15 +184,49 @@ func (r *Registry) ObserveRequest(q Request) {
 			c.WithLabelValues(q.LoadBalancer).Inc()
 		}
 	}
-	if q.HasTargetTime {
-		r.targetResponseTime.WithLabelValues(q.LoadBalancer, q.TargetGroup).Observe(q.TargetResponseTime)
+	if q.HasTargetTime && rs.targetResponseTime != nil {
+		rs.targetResponseTime.Observe(q.TargetResponseTime)
 	}
-	if q.TargetConnectError {
-		r.targetConnErrors.WithLabelValues(q.LoadBalancer, q.TargetGroup).Inc()
+	if q.TargetConnectError && rs.targetConnErrors != nil {
+		rs.targetConnErrors.Inc()
 	}
 	if q.NonCompliant {
 		r.desyncNonCompliant.WithLabelValues(q.LoadBalancer).Inc()
 	}
+}
+
+// seriesKey names the request series of one load balancer and target
+// group.
+type seriesKey struct{ lb, tg string }
+
+// requestSeries are the series ObserveRequest records into for the
+// requests of one load balancer and target group (the target ones nil for
+// the group "": requests that were not forwarded).
+type requestSeries struct {
+	count, processedBytes, targetConnErrors prometheus.Counter
+	targetCodes                             [6]prometheus.Counter // by class; nil where none
+	targetResponseTime                      prometheus.Observer
+}
+
+// requestSeriesOf returns the series of load balancer lb and target group
+// tg, resolving them on first use.
+func (r *Registry) requestSeriesOf(lb, tg string) *requestSeries {
+	k := seriesKey{lb, tg}
+	if v, ok := r.series.Load(k); ok {
+		return v.(*requestSeries)
+	}
+	rs := &requestSeries{count: r.requestCount.WithLabelValues(lb, tg), processedBytes: r.processedBytes.WithLabelValues(lb)}
+	if tg != "" {
+		// A forwarded request's target series: each starts at zero
+		// once the target group served a request.
+		rs.targetConnErrors = r.targetConnErrors.WithLabelValues(lb, tg)
+		rs.targetResponseTime = r.targetResponseTime.WithLabelValues(lb, tg)
+		for class, c := range r.targetCodes {
+			rs.targetCodes[class] = c.WithLabelValues(lb, tg)
+		}
+	}
+	v, _ := r.series.LoadOrStore(k, rs)
+	return v.(*requestSeries)
 }
 
 // ConnectionOpened records a new client connection (NewConnectionCount,

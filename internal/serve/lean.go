@@ -96,10 +96,14 @@ type leanConn struct {
 	watchSkip    int
 	watchReq     chan int
 	watchRes     chan error
-	// watchCancel ends the served request's watch context; nil once the
-	// request ended. The watcher calls it when its read fails.
+	// watchCancel ends the served request's watch context, and watchGone
+	// is WatchClientFunc's callback; nil once the request ended (or for
+	// the kind of watch it did not ask for). The watcher calls them when
+	// its read fails. watchSet: the served request is watched.
 	watchMu     sync.Mutex
 	watchCancel context.CancelCauseFunc
+	watchGone   func(error)
+	watchSet    bool
 
 	// The request ServeFast gets, reused from one request to the next
 	// (its strings are not: they are immutable, see headLines).
@@ -633,6 +637,24 @@ func WatchClientRequest(r *http.Request) *http.Request {
 	return r
 }
 
+// WatchClientFunc arranges for gone to be called, from another goroutine
+// and with cause ErrClientGone, when the client goes away while r is
+// served by the lean engine: WatchClient's watch without a context (none
+// is made, and r keeps its own). gone is not called once r's ServeFast
+// returned. It reports false, arranging nothing, for a request net/http
+// serves, whose own context ends when its client goes away.
+func WatchClientFunc(r *http.Request, gone func(cause error)) bool {
+	lc, ok := r.Context().Value(leanKey{}).(*leanConn)
+	if !ok {
+		return false
+	}
+	lc.watchMu.Lock()
+	lc.watchGone = gone
+	lc.watchMu.Unlock()
+	lc.startWatch()
+	return true
+}
+
 // watch is WatchClient for a lean request.
 func (lc *leanConn) watch(r *http.Request) context.Context {
 	if lc.watchCtx != nil {
@@ -643,9 +665,20 @@ func (lc *leanConn) watch(r *http.Request) context.Context {
 	lc.watchMu.Lock()
 	lc.watchCancel = cancel
 	lc.watchMu.Unlock()
+	lc.startWatch()
+	return ctx
+}
+
+// startWatch starts the served request's watch (once): the background
+// read whose failure ends it.
+func (lc *leanConn) startWatch() {
+	if lc.watchSet {
+		return
+	}
+	lc.watchSet = true
 	if lc.br.Buffered() > lc.extent || lc.extent+1 > leanReadSize {
 		// The next request is already here: the client is alive.
-		return ctx
+		return
 	}
 	if lc.readDeadline {
 		// The deadline that bounded the wait for this request must not
@@ -659,7 +692,6 @@ func (lc *leanConn) watch(r *http.Request) context.Context {
 	}
 	lc.watchPending = true
 	lc.watchReq <- lc.extent + 1
-	return ctx
 }
 
 // watcher does WatchClient's background reads: each waits for a byte past
@@ -675,25 +707,37 @@ func (lc *leanConn) watcher(req <-chan int, res chan<- error) {
 	}
 }
 
-// endWatch ends the served request's watch context with cause, once.
+// endWatch ends the served request's watch with cause, once: its
+// context, and WatchClientFunc's gone.
 func (lc *leanConn) endWatch(cause error) {
 	lc.watchMu.Lock()
-	cancel := lc.watchCancel
-	lc.watchCancel = nil
+	cancel, gone := lc.watchCancel, lc.watchGone
+	lc.watchCancel, lc.watchGone = nil, nil
 	lc.watchMu.Unlock()
 	if cancel != nil {
 		cancel(cause)
 	}
+	if gone != nil {
+		gone(cause)
+	}
 }
 
-// stopWatch ends the request's watch context at the end of the request;
-// the watcher's read, if pending, goes on as the wait for the next one.
+// stopWatch ends the request's watch at the end of the request (its
+// context with context.Canceled; gone is not called); the watcher's read,
+// if pending, goes on as the wait for the next one.
 func (lc *leanConn) stopWatch() {
-	if lc.watchCtx == nil {
+	if !lc.watchSet {
 		return
 	}
-	lc.endWatch(context.Canceled)
+	lc.watchMu.Lock()
+	cancel := lc.watchCancel
+	lc.watchCancel, lc.watchGone = nil, nil
+	lc.watchMu.Unlock()
+	if cancel != nil {
+		cancel(context.Canceled)
+	}
 	lc.watchCtx = nil
+	lc.watchSet = false
 }
 
 // abortWatch ends the watcher's pending read (with a read deadline in the

@@ -197,3 +197,88 @@ func dialServer(t testing.TB, addr string) net.Conn {
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+// goneWatcher is a FastHandler that watches the client with
+// WatchClientFunc: "/wait" waits for gone (or for hold to pass).
+type goneWatcher struct {
+	hold    time.Duration
+	gone    chan error    // gone's causes
+	served  chan bool     // WatchClientFunc's result, at the end of each request
+	entered chan struct{} // "/wait" is watched and waiting
+}
+
+func (h *goneWatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.served <- serve.WatchClientFunc(r, func(cause error) { h.gone <- cause })
+	_, _ = io.WriteString(w, "net/http")
+}
+
+func (h *goneWatcher) ServeFast(w http.ResponseWriter, r *http.Request) bool {
+	called := make(chan error, 1)
+	ok := serve.WatchClientFunc(r, func(cause error) { called <- cause; h.gone <- cause })
+	if r.URL.Path == "/wait" {
+		h.entered <- struct{}{}
+		select {
+		case <-called:
+		case <-time.After(h.hold):
+		}
+	}
+	h.served <- ok
+	_, _ = io.WriteString(w, "ok")
+	return true
+}
+
+// TestWatchClientFunc: on the lean engine gone is called with
+// ErrClientGone when the client closes during the request, and not for a
+// client that closes after its request ended; a request net/http serves
+// gets false and no call.
+func TestWatchClientFunc(t *testing.T) {
+	h := &goneWatcher{hold: time.Hour, gone: make(chan error, 8), served: make(chan bool, 8), entered: make(chan struct{}, 8)}
+	s := listen(t, serve.Plane{Handler: h}, serve.Options{})
+
+	// Answered, then the client closes: gone is not called.
+	c := dialServer(t, s.Addr())
+	br := bufio.NewReader(c)
+	for range 2 {
+		if _, err := io.WriteString(c, get1("/now")); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		if !waitFor(t, h.served, "the handler") {
+			t.Fatal("WatchClientFunc reported false on the lean engine")
+		}
+	}
+	c.Close()
+
+	// Gone during the request.
+	c = dialServer(t, s.Addr())
+	if _, err := io.WriteString(c, get1("/wait")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, h.entered, "the request to be watched")
+	c.Close()
+	if cause := waitFor(t, h.gone, "gone"); !errors.Is(cause, serve.ErrClientGone) {
+		t.Fatalf("gone(%v), want ErrClientGone", cause)
+	}
+	if !waitFor(t, h.served, "the handler") {
+		t.Fatal("WatchClientFunc reported false on the lean engine")
+	}
+	select {
+	case cause := <-h.gone:
+		t.Fatalf("gone called again (%v), or for the answered connection", cause)
+	default:
+	}
+
+	// net/http's request (a body hands it over): false, so nothing was
+	// arranged (its own context is what ends).
+	c = dialServer(t, s.Addr())
+	if _, err := io.WriteString(c, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nab"); err != nil {
+		t.Fatal(err)
+	}
+	if waitFor(t, h.served, "the net/http handler") {
+		t.Fatal("WatchClientFunc reported true for a request net/http serves")
+	}
+}
