@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -114,6 +115,18 @@ type leanConn struct {
 	// lines holds the last parsed head's lines (headLines); spare is the
 	// other slice, which the next head's lines are built in.
 	lines, spare []string
+
+	// The wait for the next request through the server's fifoWaker
+	// (awaitFIFO): ready receives its reports (made with the connection,
+	// as closeLeansLocked may send on it); rc is the socket's raw
+	// connection once the connection is in the waker's set, under slot;
+	// fifoTried: that was tried; waitTimer bounds a wait by the read
+	// deadline.
+	ready     chan struct{}
+	rc        syscall.RawConn
+	slot      int32
+	fifoTried bool
+	waitTimer *time.Timer
 }
 
 // errLeanHandoff ends the lean engine's work on a connection that net/http
@@ -122,7 +135,7 @@ var errLeanHandoff = errors.New("serve: connection handed to net/http")
 
 // serveLean runs the lean engine on c until the connection ends.
 func (s *Server) serveLean(c *conn) {
-	lc := &leanConn{s: s, c: c, raddr: c.info.Remote.String()}
+	lc := &leanConn{s: s, c: c, raddr: c.info.Remote.String(), ready: make(chan struct{}, 1)}
 	lc.ctx = context.WithValue(context.WithValue(WithConnInfo(s.base, c.info), plainConnKey{}, c), leanKey{}, lc)
 	lc.tmpl = (&http.Request{}).WithContext(lc.ctx)
 	if !s.addLean(lc) {
@@ -138,7 +151,9 @@ func (s *Server) serveLean(c *conn) {
 	}
 	// Responses go to c.Conn, bypassing conn.Write's reject check.
 	lc.out = make([]byte, 0, leanWriteSize)
-	if err := lc.loop(); errors.Is(err, errLeanHandoff) {
+	err := lc.loop()
+	lc.leaveFIFO()
+	if errors.Is(err, errLeanHandoff) {
 		lc.endWatcher() // idle: a hand-off waits for its read
 		return          // net/http closed it, and may have read lc.br: not pooled
 	}
@@ -214,6 +229,8 @@ func (lc *leanConn) awaitRequest(first bool) error {
 		var err error
 		if lc.watchPending {
 			err = lc.settleWatch(<-lc.watchRes)
+		} else if !first && lc.br.Buffered() == 0 {
+			lc.awaitFIFO(wait)
 		}
 		if err == nil && lc.br.Buffered() < want {
 			_, err = lc.br.Peek(want)
@@ -806,11 +823,86 @@ func (s *Server) removeLean(lc *leanConn) {
 }
 
 // closeIdleLeansLocked closes the lean connections waiting for a request
-// (s.mu held); with all set, every lean connection.
+// (s.mu held); with all set, every lean connection. One waiting in
+// awaitFIFO is woken to find its connection closed.
 func (s *Server) closeLeansLocked(all bool) {
 	for lc := range s.leans {
 		if all || lc.idle.Load() {
 			_ = lc.c.Close()
+			select {
+			case lc.ready <- struct{}{}:
+			default:
+			}
 		}
 	}
+}
+
+// awaitFIFO waits, for up to wait (the read deadline awaitRequest set),
+// for the server's fifoWaker to report bytes on the connection (see
+// fifo_linux.go for why): for a plain-TCP connection with nothing
+// buffered. It reads nothing and makes no system call: the read that
+// follows gets the bytes. A report can be stale (bytes an earlier read
+// already took); that read then waits in Go's poller, as it would have.
+// It returns at once where it does not apply.
+func (lc *leanConn) awaitFIFO(wait time.Duration) {
+	if !fifoWaitEnabled || lc.c.tls != nil {
+		return
+	}
+	if lc.rc == nil {
+		if lc.fifoTried {
+			return
+		}
+		lc.fifoTried = true
+		tc, ok := lc.c.Conn.(*net.TCPConn) // not a wrapper: it might buffer
+		if !ok {
+			return
+		}
+		rc, err := tc.SyscallConn()
+		w := lc.s.fifoWaker()
+		if err != nil || w == nil || !w.add(lc, rc) {
+			return
+		}
+	}
+	if lc.waitTimer == nil {
+		lc.waitTimer = time.NewTimer(wait)
+	} else {
+		lc.waitTimer.Reset(wait)
+	}
+	select {
+	case <-lc.ready:
+	case <-lc.waitTimer.C: // the read that follows reports the deadline
+	}
+}
+
+// leaveFIFO takes the connection out of the fifoWaker's set, if it is in.
+func (lc *leanConn) leaveFIFO() {
+	if lc.rc == nil {
+		return
+	}
+	lc.s.mu.Lock()
+	w := lc.s.fifo
+	lc.s.mu.Unlock()
+	if w != nil {
+		w.remove(lc)
+	}
+	if lc.waitTimer != nil {
+		lc.waitTimer.Stop()
+	}
+}
+
+// fifoWaker returns the server's fifoWaker, made at the first call; nil
+// when it cannot be made or the server is shutting down.
+func (s *Server) fifoWaker() *fifoWaker {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fifo == nil && !s.fifoFailed && !s.closing {
+		w, err := newFIFOWaker()
+		if err != nil {
+			s.fifoFailed = true
+			s.log.Warn("serve: idle connections wait in reads", "err", err)
+			return nil
+		}
+		s.fifo = w
+	}
+	return s.fifo
 }

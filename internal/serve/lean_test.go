@@ -1,6 +1,7 @@
 package serve_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -420,4 +421,46 @@ func FuzzLeanRequest(f *testing.F) {
 			t.Errorf("lean engine (watching) sent\n%q\nnet/http sent\n%q", got, want)
 		}
 	})
+}
+
+// TestLeanIdleTimeout: a keep-alive connection of the lean engine (whose
+// wait for the next request goes through the FIFO waker on Linux) is
+// closed once idle for IdleTimeout, and so is one that sends fewer than 4
+// bytes of its next request, without an answer, as net/http does.
+func TestLeanIdleTimeout(t *testing.T) {
+	const idle = 150 * time.Millisecond
+	h := &twin{}
+	s := listen(t, serve.Plane{Handler: h}, serve.Options{ReadHeaderTimeout: 5 * time.Second, IdleTimeout: idle})
+	for _, tail := range []string{"", "GE"} {
+		c := dialServer(t, s.Addr())
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		br := bufio.NewReader(c)
+		for i := range 2 {
+			if _, err := io.WriteString(c, get1("/plain")); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("request %d: %v", i, err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+		}
+		start := time.Now()
+		if _, err := io.WriteString(c, tail); err != nil {
+			t.Fatal(err)
+		}
+		rest, err := io.ReadAll(br)
+		if err != nil && !isReset(err) {
+			t.Fatalf("tail %q: %v", tail, err)
+		}
+		if len(rest) != 0 {
+			t.Fatalf("tail %q: answered %q", tail, rest)
+		}
+		if waited := time.Since(start); waited < idle {
+			t.Fatalf("tail %q: closed after %v, before the idle timeout", tail, waited)
+		}
+	}
+	if h.fast.Load() != 4 {
+		t.Fatalf("%d requests served, want 4", h.fast.Load())
+	}
 }

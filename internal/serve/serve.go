@@ -138,6 +138,11 @@ type Server struct {
 	dateVal     atomic.Pointer[dateCache]
 	leanReaders sync.Pool      // *bufio.Reader of lean connections
 	workers     sync.WaitGroup // accept loop, handshakes, HTTP/2 connections
+	// fifo wakes idle plain-TCP lean connections in arrival order
+	// (fifo_linux.go); made at the first such wait, closed at Shutdown.
+	// fifoFailed: it could not be made (idle connections wait in reads).
+	fifo       *fifoWaker
+	fifoFailed bool
 
 	// base is the parent of every connection's and request's context; it is
 	// cancelled at Shutdown once ordinary requests have drained, which tells
@@ -512,6 +517,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = fmt.Errorf("handlers that took over their connection: %w", herr)
 	}
 	s.workers.Wait()
+	s.mu.Lock()
+	if s.fifo != nil {
+		s.fifo.close()
+		s.fifo = nil
+	}
+	s.mu.Unlock()
 	if err == nil && s.serveErr != nil && !errors.Is(s.serveErr, http.ErrServerClosed) {
 		err = s.serveErr
 	}

@@ -1,0 +1,22 @@
+//go:build !linux
+
+package serve
+
+import (
+	"errors"
+	"syscall"
+)
+
+// fifoWaker is Linux's (fifo_linux.go); elsewhere idle lean connections
+// wait in reads.
+type fifoWaker struct{}
+
+const fifoWaitEnabled = false
+
+func newFIFOWaker() (*fifoWaker, error) {
+	return nil, errors.New("serve: no FIFO waker on this platform")
+}
+
+func (w *fifoWaker) add(*leanConn, syscall.RawConn) bool { return false }
+func (w *fifoWaker) remove(*leanConn)                    {}
+func (w *fifoWaker) close()                              {}
