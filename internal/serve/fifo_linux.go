@@ -86,10 +86,7 @@ func (w *fifoWaker) run() {
 					if w.onReport != nil {
 						w.onReport(lc)
 					}
-					select {
-					case lc.ready <- struct{}{}:
-					default: // a hint is already pending
-					}
+					lc.report()
 				}
 			}
 		}

@@ -81,8 +81,10 @@ type leanConn struct {
 
 	// extent is the length of the request ServeFast is serving.
 	extent int
-	// readDeadline: a read deadline is set on the connection.
+	// readDeadline: a read deadline is set on the connection, at
+	// deadlineAt.
 	readDeadline bool
+	deadlineAt   time.Time
 
 	// WatchClient's state. Its background read is done by the watcher
 	// goroutine (one per connection, started at the first watch, fed
@@ -120,13 +122,14 @@ type leanConn struct {
 	// (awaitFIFO): ready receives its reports (made with the connection,
 	// as closeLeansLocked may send on it); rc is the socket's raw
 	// connection once the connection is in the waker's set, under slot;
-	// fifoTried: that was tried; waitTimer bounds a wait by the read
-	// deadline.
-	ready     chan struct{}
-	rc        syscall.RawConn
-	slot      int32
-	fifoTried bool
-	waitTimer *time.Timer
+	// fifoTried: that was tried; waitTimer reports the read deadline
+	// (waitTimerAt) on ready.
+	ready       chan struct{}
+	rc          syscall.RawConn
+	slot        int32
+	fifoTried   bool
+	waitTimer   *time.Timer
+	waitTimerAt time.Time
 }
 
 // errLeanHandoff ends the lean engine's work on a connection that net/http
@@ -225,12 +228,13 @@ func (lc *leanConn) awaitRequest(first bool) error {
 		if !lc.setIdle(true) {
 			return net.ErrClosed
 		}
-		lc.setReadDeadline(time.Now().Add(wait))
+		now := time.Now()
+		lc.armReadDeadline(now, wait)
 		var err error
 		if lc.watchPending {
 			err = lc.settleWatch(<-lc.watchRes)
 		} else if !first && lc.br.Buffered() == 0 {
-			lc.awaitFIFO(wait)
+			lc.awaitFIFO(now, wait)
 		}
 		if err == nil && lc.br.Buffered() < want {
 			_, err = lc.br.Peek(want)
@@ -614,6 +618,24 @@ func (lc *leanConn) settleWatch(err error) error {
 func (lc *leanConn) setReadDeadline(t time.Time) {
 	_ = lc.c.SetReadDeadline(t)
 	lc.readDeadline = !t.IsZero()
+	lc.deadlineAt = t
+}
+
+// deadlineSlack is how much later than its timeout the read deadline of a
+// connection waiting for a request (and its FIFO wait's timer) may fall:
+// they are moved only when they would move by more, which spares a busy
+// connection re-arming a timer on every request. An idle connection is
+// thus closed between its timeout and this much after it.
+const deadlineSlack = 100 * time.Millisecond
+
+// armReadDeadline makes the read deadline fall between now+wait and
+// deadlineSlack after it.
+func (lc *leanConn) armReadDeadline(now time.Time, wait time.Duration) {
+	d := now.Add(wait)
+	if lc.readDeadline && !lc.deadlineAt.Before(d) && lc.deadlineAt.Sub(d) <= deadlineSlack {
+		return
+	}
+	lc.setReadDeadline(d.Add(deadlineSlack))
 }
 
 type leanKey struct{}
@@ -829,22 +851,20 @@ func (s *Server) closeLeansLocked(all bool) {
 	for lc := range s.leans {
 		if all || lc.idle.Load() {
 			_ = lc.c.Close()
-			select {
-			case lc.ready <- struct{}{}:
-			default:
-			}
+			lc.report()
 		}
 	}
 }
 
-// awaitFIFO waits, for up to wait (the read deadline awaitRequest set),
+// awaitFIFO waits, for up to wait from now (the read deadline awaitRequest
+// set),
 // for the server's fifoWaker to report bytes on the connection (see
 // fifo_linux.go for why): for a plain-TCP connection with nothing
 // buffered. It reads nothing and makes no system call: the read that
 // follows gets the bytes. A report can be stale (bytes an earlier read
 // already took); that read then waits in Go's poller, as it would have.
 // It returns at once where it does not apply.
-func (lc *leanConn) awaitFIFO(wait time.Duration) {
+func (lc *leanConn) awaitFIFO(now time.Time, wait time.Duration) {
 	if !fifoWaitEnabled || lc.c.tls != nil {
 		return
 	}
@@ -863,14 +883,25 @@ func (lc *leanConn) awaitFIFO(wait time.Duration) {
 			return
 		}
 	}
+	// The timer reports the deadline on ready too (the read that follows
+	// then fails with it); like the deadline, it moves only by more than
+	// deadlineSlack.
+	d := now.Add(wait)
 	if lc.waitTimer == nil {
-		lc.waitTimer = time.NewTimer(wait)
-	} else {
-		lc.waitTimer.Reset(wait)
+		lc.waitTimerAt = d.Add(deadlineSlack)
+		lc.waitTimer = time.AfterFunc(lc.waitTimerAt.Sub(now), lc.report)
+	} else if lc.waitTimerAt.Before(d) || lc.waitTimerAt.Sub(d) > deadlineSlack {
+		lc.waitTimerAt = d.Add(deadlineSlack)
+		lc.waitTimer.Reset(lc.waitTimerAt.Sub(now))
 	}
+	<-lc.ready
+}
+
+// report sends lc a report on ready, unless one is pending.
+func (lc *leanConn) report() {
 	select {
-	case <-lc.ready:
-	case <-lc.waitTimer.C: // the read that follows reports the deadline
+	case lc.ready <- struct{}{}:
+	default:
 	}
 }
 
