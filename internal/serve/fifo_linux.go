@@ -5,6 +5,7 @@ package serve
 import (
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -31,8 +32,7 @@ import (
 // lost (the channel keeps one), and one that is stale (bytes an earlier
 // read took) only means that the read after it waits in Go's poller.
 type fifoWaker struct {
-	epfd int
-	file *os.File        // epfd, registered with Go's poller
+	file *os.File        // the epoll set, registered with Go's poller
 	rc   syscall.RawConn // file's
 
 	mu    sync.Mutex
@@ -41,6 +41,10 @@ type fifoWaker struct {
 	// onReport, when set (tests), sees each report before it is sent,
 	// under mu.
 	onReport func(*leanConn)
+	// stopped is set when the goroutine ended (close, or a poll error):
+	// every connection in the set got a report then, and connections
+	// wait in reads from there on.
+	stopped atomic.Bool
 }
 
 // fifoWaitEnabled reports whether idle lean connections wait through a
@@ -61,7 +65,7 @@ func newFIFOWaker() (*fifoWaker, error) {
 		_ = syscall.Close(epfd)
 		return nil, os.NewSyscallError("setnonblock", err)
 	}
-	w := &fifoWaker{epfd: epfd, file: os.NewFile(uintptr(epfd), "kumo-fifo-epoll")}
+	w := &fifoWaker{file: os.NewFile(uintptr(epfd), "kumo-fifo-epoll")}
 	if w.rc, err = w.file.SyscallConn(); err != nil {
 		_ = w.file.Close()
 		return nil, err
@@ -95,9 +99,17 @@ func (w *fifoWaker) run() {
 	}
 	for {
 		if err := w.rc.Read(wake); err != nil {
-			return // closed
+			break // closed, or the set cannot be polled
 		}
 	}
+	w.mu.Lock()
+	w.stopped.Store(true)
+	for _, lc := range w.slots {
+		if lc != nil {
+			lc.report() // whoever waits goes on to read
+		}
+	}
+	w.mu.Unlock()
 }
 
 // add puts lc's connection (rc) into the set; it reports false when it
@@ -115,8 +127,8 @@ func (w *fifoWaker) add(lc *leanConn, rc syscall.RawConn) bool {
 	w.mu.Unlock()
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET, Fd: slot}
 	var cerr error
-	err := rc.Control(func(fd uintptr) {
-		cerr = syscall.EpollCtl(w.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
+	err := w.ctl(rc, func(epfd, fd int) {
+		cerr = syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, fd, &ev)
 	})
 	if err != nil || cerr != nil {
 		w.release(slot)
@@ -129,14 +141,25 @@ func (w *fifoWaker) add(lc *leanConn, rc syscall.RawConn) bool {
 // remove takes lc out of the set, before its connection is closed (a
 // closed descriptor leaves the set by itself).
 func (w *fifoWaker) remove(lc *leanConn) {
-	if lc.rc == nil {
-		return
-	}
-	_ = lc.rc.Control(func(fd uintptr) {
-		_ = syscall.EpollCtl(w.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
+	_ = w.ctl(lc.rc, func(epfd, fd int) {
+		_ = syscall.EpollCtl(epfd, syscall.EPOLL_CTL_DEL, fd, nil)
 	})
 	w.release(lc.slot)
 	lc.rc = nil
+}
+
+// ctl runs f with the epoll set's descriptor and rc's, each held open for
+// the call (neither number can be a reused one); it fails when either is
+// closed.
+func (w *fifoWaker) ctl(rc syscall.RawConn, f func(epfd, fd int)) error {
+	var inner error
+	err := rc.Control(func(fd uintptr) {
+		inner = w.rc.Control(func(epfd uintptr) { f(int(epfd), int(fd)) })
+	})
+	if err != nil {
+		return err
+	}
+	return inner
 }
 
 func (w *fifoWaker) release(slot int32) {

@@ -40,16 +40,7 @@ func TestFIFOWakerOrder(t *testing.T) {
 	clients := make([]net.Conn, n)
 	lcs := make([]*leanConn, n)
 	for i := range n {
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		sc, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer sc.Close()
+		c, sc := tcpPair(t, ln)
 		clients[i] = c
 		if i == 0 {
 			// Bytes before joining: reported when it joins.
@@ -142,4 +133,53 @@ func waitReports(t *testing.T, reported func() []*leanConn, n int) []*leanConn {
 // recvPeek peeks at fd's bytes without waiting.
 func recvPeek(fd int, b []byte) (int, syscall.Sockaddr, error) {
 	return syscall.Recvfrom(fd, b, syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+}
+
+// TestFIFOWakerStop: when the waker's goroutine ends, every connection in
+// its set gets a report (whoever waits goes on to read), and the waker
+// says it stopped.
+func TestFIFOWakerStop(t *testing.T) {
+	w, err := newFIFOWaker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, sc := tcpPair(t, ln)
+	rc, err := sc.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := &leanConn{ready: make(chan struct{}, 1)}
+	if !w.add(lc, rc) {
+		t.Fatal("add failed")
+	}
+	w.close()
+	select {
+	case <-lc.ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no report when the waker stopped")
+	}
+	if !w.stopped.Load() {
+		t.Fatal("the waker does not say it stopped")
+	}
+}
+
+// tcpPair dials ln and returns both ends, closed when the test ends.
+func tcpPair(t *testing.T, ln net.Listener) (client, server net.Conn) {
+	t.Helper()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sc.Close() })
+	return c, sc
 }

@@ -4,12 +4,13 @@ package serve
 
 import (
 	"errors"
+	"sync/atomic"
 	"syscall"
 )
 
 // fifoWaker is Linux's (fifo_linux.go); elsewhere idle lean connections
 // wait in reads.
-type fifoWaker struct{}
+type fifoWaker struct{ stopped atomic.Bool }
 
 const fifoWaitEnabled = false
 

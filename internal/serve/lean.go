@@ -121,13 +121,14 @@ type leanConn struct {
 	// The wait for the next request through the server's fifoWaker
 	// (awaitFIFO): ready receives its reports (made with the connection,
 	// as closeLeansLocked may send on it); rc is the socket's raw
-	// connection once the connection is in the waker's set, under slot;
-	// fifoTried: that was tried; waitTimer reports the read deadline
+	// connection once the connection is in the waker's set (fifo), under
+	// slot; fifoTried: that was tried; waitTimer reports the read deadline
 	// (waitTimerAt) on ready.
 	ready       chan struct{}
 	rc          syscall.RawConn
 	slot        int32
 	fifoTried   bool
+	fifo        *fifoWaker
 	waitTimer   *time.Timer
 	waitTimerAt time.Time
 }
@@ -857,8 +858,7 @@ func (s *Server) closeLeansLocked(all bool) {
 }
 
 // awaitFIFO waits, for up to wait from now (the read deadline awaitRequest
-// set),
-// for the server's fifoWaker to report bytes on the connection (see
+// set), for the server's fifoWaker to report bytes on the connection (see
 // fifo_linux.go for why): for a plain-TCP connection with nothing
 // buffered. It reads nothing and makes no system call: the read that
 // follows gets the bytes. A report can be stale (bytes an earlier read
@@ -882,6 +882,10 @@ func (lc *leanConn) awaitFIFO(now time.Time, wait time.Duration) {
 		if err != nil || w == nil || !w.add(lc, rc) {
 			return
 		}
+		lc.fifo = w
+	}
+	if lc.fifo.stopped.Load() {
+		return // its goroutine is gone: reads wait in Go's poller again
 	}
 	// The timer reports the deadline on ready too (the read that follows
 	// then fails with it); like the deadline, it moves only by more than
@@ -910,12 +914,7 @@ func (lc *leanConn) leaveFIFO() {
 	if lc.rc == nil {
 		return
 	}
-	lc.s.mu.Lock()
-	w := lc.s.fifo
-	lc.s.mu.Unlock()
-	if w != nil {
-		w.remove(lc)
-	}
+	lc.fifo.remove(lc)
 	if lc.waitTimer != nil {
 		lc.waitTimer.Stop()
 	}
