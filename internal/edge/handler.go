@@ -436,7 +436,7 @@ func (t *txn) appendCacheKey(dst []byte, p string) []byte {
 		dst = append(dst, selectCookies(r, b.cp.cookies)...)
 	}
 	if b.normalizeAE {
-		if ae := normalizeAcceptEncoding(r.Header.Values("Accept-Encoding"), b.cp.gzip, b.cp.br, r.ProtoMajor, r.ProtoMinor); ae != "" {
+		if ae := normalizeAcceptEncoding(r.Header["Accept-Encoding"], b.cp.gzip, b.cp.br, r.ProtoMajor, r.ProtoMinor); ae != "" {
 			dst = append(dst, "\x00ae="...)
 			dst = append(dst, ae...)
 		}

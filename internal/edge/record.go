@@ -95,15 +95,15 @@ func (t *txn) finish() {
 		Host:               t.d.m.DomainName,
 		URIStem:            requestPath(r),
 		Status:             t.status,
-		Referer:            r.Header.Get("Referer"),
-		UserAgent:          r.Header.Get("User-Agent"),
+		Referer:            firstValue(r.Header, "Referer"),
+		UserAgent:          firstValue(r.Header, "User-Agent"),
 		URIQuery:           r.URL.RawQuery,
 		ResultType:         t.result,
 		RequestID:          t.logRequestID(),
 		HostHeader:         r.Host,
 		Protocol:           "http",
 		TimeTaken:          end.Sub(t.start),
-		ForwardedFor:       strings.Join(r.Header.Values("X-Forwarded-For"), ","),
+		ForwardedFor:       strings.Join(r.Header["X-Forwarded-For"], ","),
 		ResponseResultType: t.respResult,
 		ProtocolVersion:    protocolVersion(r),
 		FLEEncryptedFields: -1,
@@ -162,6 +162,15 @@ func (t *txn) finish() {
 	}
 	t.e.cfg.Log(t.d.m, rec)
 	rec.RequestID = "" // it may point into ridBuf (logRequestID)
+}
+
+// firstValue is h.Get(key) for a key already in canonical form, without
+// Get's canonicalisation (which a log record would pay per field).
+func firstValue(h http.Header, key string) string {
+	if vs := h[key]; len(vs) > 0 {
+		return vs[0]
+	}
+	return ""
 }
 
 // logRequestID is the request id for the log record: the string made

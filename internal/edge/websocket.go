@@ -22,10 +22,10 @@ func isWebSocketUpgrade(r *http.Request) bool {
 	if r.ProtoMajor != 1 || r.ProtoMinor != 1 || r.Method != http.MethodGet {
 		return false
 	}
-	if !strings.EqualFold(strings.TrimSpace(r.Header.Get("Upgrade")), "websocket") {
+	if !strings.EqualFold(strings.TrimSpace(firstValue(r.Header, "Upgrade")), "websocket") {
 		return false
 	}
-	for _, v := range r.Header.Values("Connection") {
+	for _, v := range r.Header["Connection"] {
 		for tok := range strings.SplitSeq(v, ",") {
 			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
 				return true

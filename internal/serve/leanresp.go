@@ -55,7 +55,7 @@ func (w *leanResponse) reset(lc *leanConn, req *http.Request) {
 		isHead: req.Method == http.MethodHead,
 		// net/http's Request.wantsClose: req.Close (the Connection tokens),
 		// or "close" anywhere in the first Connection value (hasToken).
-		closeAfter: req.Close || hasToken(req.Header.Get("Connection"), "close")}
+		closeAfter: req.Close || hasToken(firstConnection(req.Header), "close")}
 }
 
 // Header returns the response header map; it is valid until ServeFast
@@ -505,4 +505,13 @@ func (lc *leanConn) writeWith(p []byte) error {
 	_, err := bufs.WriteTo(lc.c.Conn)
 	lc.out = lc.out[:0]
 	return err
+}
+
+// firstConnection is h.Get("Connection") without Get's canonicalisation
+// (the lean parser's keys are canonical).
+func firstConnection(h http.Header) string {
+	if vs := h["Connection"]; len(vs) > 0 {
+		return vs[0]
+	}
+	return ""
 }
