@@ -196,6 +196,8 @@ func (lc *leanConn) handoff(extent int64) error {
 	if !<-h.done {
 		return errLeanHandoff
 	}
-	lc.readDeadline = true // whatever net/http left set
+	// Whatever net/http left set, at a time not known here: the next
+	// wait re-arms it (armReadDeadline, as deadlineAt is in the past).
+	lc.readDeadline, lc.deadlineAt = true, time.Time{}
 	return nil
 }
