@@ -40,6 +40,21 @@ func albFieldQuoted(i int) bool {
 	return false
 }
 
+// albQuotedEscapeTable has '1' at index c when appendALBQuoted escapes byte
+// c: '"', '\\', 0x00–0x1F and 0x7F. TestALBEscapeTables checks it against
+// that rule.
+const albQuotedEscapeTable = "1111111111111111111111111111111100100000000000000000000000000000" +
+	"0000000000000000000000000000100000000000000000000000000000000001" +
+	"0000000000000000000000000000000000000000000000000000000000000000" +
+	"0000000000000000000000000000000000000000000000000000000000000000"
+
+// albBareEscapeTable has '1' at index c when appendALBBare escapes byte c:
+// 0x00–0x20, 0x7F, '"' and '\\'. TestALBEscapeTables checks it.
+const albBareEscapeTable = "1111111111111111111111111111111110100000000000000000000000000000" +
+	"0000000000000000000000000000100000000000000000000000000000000001" +
+	"0000000000000000000000000000000000000000000000000000000000000000" +
+	"0000000000000000000000000000000000000000000000000000000000000000"
+
 // appendALBQuoted appends s as a quoted ALB field. An empty s is "-" in
 // quotes (alb.md §1.2).
 //
@@ -56,9 +71,14 @@ func appendALBQuoted(dst []byte, s string) []byte {
 	if s == "" {
 		return append(dst, '-', '"')
 	}
+	i := cleanPrefix(s, albQuotedEscapeTable)
+	if i == len(s) {
+		dst = append(dst, s...) // nothing to escape: the common case
+		return append(dst, '"')
+	}
 	const hex = "0123456789abcdef"
 	start := 0
-	for i := 0; i < len(s); i++ {
+	for ; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c == '"' || c == '\\':
@@ -85,11 +105,15 @@ func appendALBBare(dst []byte, s string) []byte {
 	if s == "" {
 		return append(dst, '-')
 	}
+	i := cleanPrefix(s, albBareEscapeTable)
+	if i == len(s) {
+		return append(dst, s...) // nothing to escape: the common case
+	}
 	const hex = "0123456789abcdef"
 	start := 0
-	for i := 0; i < len(s); i++ {
+	for ; i < len(s); i++ {
 		c := s[i]
-		if c <= 0x20 || c == 0x7F || c == '"' || c == '\\' {
+		if albBareEscapeTable[c] == '1' {
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, '\\', 'x', hex[c>>4], hex[c&0xF])
 			start = i + 1

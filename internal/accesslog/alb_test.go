@@ -295,3 +295,28 @@ func TestALBAppendLineNoAllocs(t *testing.T) {
 		t.Errorf("AppendLine allocates %v times per line, want 0", n)
 	}
 }
+
+// TestALBEscapeTables checks the scan tables of the two ALB escapers against
+// their rules, byte by byte, and that each byte is written escaped exactly
+// when its table says so.
+func TestALBEscapeTables(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		quoted := b < 0x20 || b == 0x7F || b == '"' || b == '\\'
+		bare := b <= 0x20 || b == 0x7F || b == '"' || b == '\\'
+		if got := albQuotedEscapeTable[c] == '1'; got != quoted {
+			t.Errorf("albQuotedEscapeTable[%#x] = %v, want %v", c, got, quoted)
+		}
+		if got := albBareEscapeTable[c] == '1'; got != bare {
+			t.Errorf("albBareEscapeTable[%#x] = %v, want %v", c, got, bare)
+		}
+		for _, s := range []string{string(b), "abcdefgh" + string(b) + "ij"} {
+			if got := string(appendALBQuoted(nil, s)); (got != `"`+s+`"`) != quoted {
+				t.Errorf("appendALBQuoted(%q) = %q: escaped %v, want %v", s, got, got != `"`+s+`"`, quoted)
+			}
+			if got := string(appendALBBare(nil, s)); (got != s) != bare {
+				t.Errorf("appendALBBare(%q) = %q: escaped %v, want %v", s, got, got != s, bare)
+			}
+		}
+	}
+}

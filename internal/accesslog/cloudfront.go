@@ -37,11 +37,13 @@ const cloudFrontEscapeTable = "1111111111111111111111111111111110110101000000000
 // cloudFrontNeedsEscape reports whether byte c is URL-encoded (§1.4).
 func cloudFrontNeedsEscape(c byte) bool { return cloudFrontEscapeTable[c] == '1' }
 
-// cloudFrontCleanPrefix returns the length of the longest prefix of s that
-// has no byte to escape. It tests eight bytes per step: OR-ing the table's
-// '0' (0x30) and '1' (0x31) entries leaves bit 0 set when any of them is '1'.
-func cloudFrontCleanPrefix(s string) int {
-	const t = cloudFrontEscapeTable
+// cleanPrefix returns the length of the longest prefix of s that has no byte
+// to escape under table, a 256-byte string with '1' at the index of each byte
+// to escape and '0' elsewhere (cloudFrontEscapeTable, albQuotedEscapeTable,
+// albBareEscapeTable). It tests eight bytes per step: OR-ing '0' (0x30) and
+// '1' (0x31) entries leaves bit 0 set when any of them is '1'.
+func cleanPrefix(s, table string) int {
+	t := table[:256] // the length is known, so a byte index needs no check
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
 		b := s[i : i+8]
@@ -49,7 +51,7 @@ func cloudFrontCleanPrefix(s string) int {
 			break
 		}
 	}
-	for ; i < len(s) && !cloudFrontNeedsEscape(s[i]); i++ {
+	for ; i < len(s) && t[s[i]]&1 == 0; i++ {
 	}
 	return i
 }
@@ -64,7 +66,7 @@ func EscapeCloudFront(dst []byte, s string) []byte {
 	if s == "" {
 		return append(dst, '-')
 	}
-	i := cloudFrontCleanPrefix(s)
+	i := cleanPrefix(s, cloudFrontEscapeTable)
 	if i == len(s) {
 		return append(dst, s...) // nothing to escape: the common case
 	}

@@ -311,21 +311,24 @@ func TestCloudFrontAppendLineNoAllocs(t *testing.T) {
 	}
 }
 
-// TestCloudFrontCleanPrefix checks the eight-bytes-a-step scan against the
-// byte rule: every byte value at every position of the unrolled and the
+// TestCleanPrefix checks the eight-bytes-a-step scan against each escape
+// table: every byte value at every position of the unrolled and the
 // tail loops.
-func TestCloudFrontCleanPrefix(t *testing.T) {
-	for c := 0; c < 256; c++ {
-		for n := 1; n <= 19; n++ {
-			for p := 0; p < n; p++ {
-				b := []byte(strings.Repeat("a", n))
-				b[p] = byte(c)
-				want := n
-				if cloudFrontNeedsEscape(byte(c)) {
-					want = p
-				}
-				if got := cloudFrontCleanPrefix(string(b)); got != want {
-					t.Fatalf("byte %#x at %d of %d: clean prefix %d, want %d", c, p, n, got, want)
+func TestCleanPrefix(t *testing.T) {
+	for name, table := range map[string]string{"cloudfront": cloudFrontEscapeTable,
+		"alb quoted": albQuotedEscapeTable, "alb bare": albBareEscapeTable} {
+		for c := 0; c < 256; c++ {
+			for n := 1; n <= 19; n++ {
+				for p := 0; p < n; p++ {
+					b := []byte(strings.Repeat("a", n))
+					b[p] = byte(c)
+					want := n
+					if table[c] == '1' {
+						want = p
+					}
+					if got := cleanPrefix(string(b), table); got != want {
+						t.Fatalf("%s: byte %#x at %d of %d: clean prefix %d, want %d", name, c, p, n, got, want)
+					}
 				}
 			}
 		}

@@ -1,6 +1,7 @@
 package accesslog
 
 import (
+	"math"
 	"strconv"
 	"time"
 )
@@ -39,7 +40,13 @@ func appendClock(dst []byte, t time.Time) []byte {
 // three decimals, rounded to the millisecond: the "%.3f" of AWS's logs
 // (cloudfront.md §1.3 #19, alb.md §1.3 #6).
 func appendSeconds3(dst []byte, d time.Duration) []byte {
-	ms := int64(d.Round(time.Millisecond) / time.Millisecond)
+	var ms int64
+	if d <= math.MaxInt64-time.Millisecond/2 {
+		// Round half up for d >= 0, as d.Round does, without its branches.
+		ms = int64((d + time.Millisecond/2) / time.Millisecond)
+	} else {
+		ms = int64(d.Round(time.Millisecond) / time.Millisecond)
+	}
 	if ms < 10000 { // under 10 s, the common case: "S.mmm" at once
 		f := int(ms % 1000)
 		return append(dst, byte('0'+ms/1000), '.', byte('0'+f/100), byte('0'+f/10%10), byte('0'+f%10))
