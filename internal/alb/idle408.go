@@ -2,11 +2,13 @@ package alb
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/kumo-dev/kumo/internal/accesslog"
+	"github.com/kumo-dev/kumo/internal/serve"
 )
 
 // Read passes through and notes the first byte a client sends (the 408
@@ -17,6 +19,17 @@ func (c *trackedConn) Read(p []byte) (int, error) {
 		c.idle.Stop()
 	}
 	return n, err
+}
+
+var _ serve.PassThroughConn = (*trackedConn)(nil)
+
+// PassThroughTCP implements serve.PassThroughConn: Read takes its bytes
+// straight from the accepted connection and keeps none, so serve's lean
+// engine may wait for them, and watch for the client going away, on that
+// connection's socket.
+func (c *trackedConn) PassThroughTCP() *net.TCPConn {
+	tc, _ := c.Conn.(*net.TCPConn)
+	return tc
 }
 
 // idleGoverns reports whether the listener's idle timeout, not net/http's

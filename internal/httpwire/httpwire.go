@@ -49,7 +49,7 @@ func AppendLine(dst []byte, name, value string) []byte {
 // a space (headerNewlineToSpace), and leading and trailing spaces and tabs
 // are trimmed.
 func Sanitize(v string) string {
-	if strings.ContainsAny(v, "\r\n") {
+	if HasCRLF(v) {
 		v = strings.Map(func(r rune) rune {
 			if r == '\r' || r == '\n' {
 				return ' '
@@ -57,5 +57,24 @@ func Sanitize(v string) string {
 			return r
 		}, v)
 	}
-	return strings.Trim(v, " \t")
+	return TrimOWS(v)
+}
+
+// HasCRLF reports whether s holds a CR or an LF: strings.ContainsAny(s,
+// "\r\n") without building a character set per call.
+func HasCRLF(s string) bool {
+	return strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0
+}
+
+// TrimOWS trims leading and trailing spaces and tabs (RFC 9110 OWS):
+// strings.Trim(s, " \t") without building a character set per call.
+func TrimOWS(s string) string {
+	i, j := 0, len(s)
+	for i < j && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	for j > i && (s[j-1] == ' ' || s[j-1] == '\t') {
+		j--
+	}
+	return s[i:j]
 }

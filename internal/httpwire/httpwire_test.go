@@ -31,3 +31,27 @@ func TestAppendHeaderMatchesNetHTTP(t *testing.T) {
 		}
 	}
 }
+
+// TestTrimOWSAndHasCRLF checks both against the strings functions they
+// replace, on every string of up to six bytes over an alphabet of the bytes
+// they look at and two they do not.
+func TestTrimOWSAndHasCRLF(t *testing.T) {
+	alphabet := []byte{' ', '\t', '\r', '\n', 'a', 0xFF}
+	var walk func(s []byte)
+	walk = func(s []byte) {
+		v := string(s)
+		if got, want := httpwire.TrimOWS(v), strings.Trim(v, " \t"); got != want {
+			t.Fatalf("TrimOWS(%q) = %q, want %q", v, got, want)
+		}
+		if got, want := httpwire.HasCRLF(v), strings.ContainsAny(v, "\r\n"); got != want {
+			t.Fatalf("HasCRLF(%q) = %v, want %v", v, got, want)
+		}
+		if len(s) == 6 {
+			return
+		}
+		for _, c := range alphabet {
+			walk(append(s, c))
+		}
+	}
+	walk(nil)
+}

@@ -139,13 +139,14 @@ func (w *fifoWaker) add(lc *leanConn, rc syscall.RawConn) bool {
 }
 
 // remove takes lc out of the set, before its connection is closed (a
-// closed descriptor leaves the set by itself).
+// closed descriptor leaves the set by itself). lc.rc stays: a report
+// still under way may use it (checkGone), and on a closed connection it
+// fails harmlessly.
 func (w *fifoWaker) remove(lc *leanConn) {
 	_ = w.ctl(lc.rc, func(epfd, fd int) {
 		_ = syscall.EpollCtl(epfd, syscall.EPOLL_CTL_DEL, fd, nil)
 	})
 	w.release(lc.slot)
-	lc.rc = nil
 }
 
 // ctl runs f with the epoll set's descriptor and rc's, each held open for
@@ -167,6 +168,30 @@ func (w *fifoWaker) release(slot int32) {
 	w.slots[slot] = nil
 	w.free = append(w.free, slot)
 	w.mu.Unlock()
+}
+
+// peekGone reports whether the connection behind rc has ended: a peek
+// (MSG_PEEK, which takes no byte, and MSG_DONTWAIT) finds the end of the
+// stream or an error (reset). Bytes, or nothing yet, say it has not; so
+// does a connection closed on this side (rc fails), whose end is not the
+// client's doing.
+func peekGone(rc syscall.RawConn) bool {
+	var b [1]byte
+	gone := false
+	_ = rc.Control(func(fd uintptr) {
+		for {
+			n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			switch {
+			case err == syscall.EINTR:
+				continue
+			case err == syscall.EAGAIN:
+			case err != nil, n == 0:
+				gone = true
+			}
+			return
+		}
+	})
+	return gone
 }
 
 // close ends the waker's goroutine and closes the epoll set.

@@ -3,9 +3,15 @@
 package serve
 
 import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"slices"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -182,4 +188,153 @@ func tcpPair(t *testing.T, ln net.Listener) (client, server net.Conn) {
 	}
 	t.Cleanup(func() { sc.Close() })
 	return c, sc
+}
+
+// TestPeekGone: a peek says the client went away for the end of the
+// stream and for a reset, and not for nothing yet, for bytes (the next
+// request), or for a connection closed on this side.
+func TestPeekGone(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	rawOf := func(c net.Conn) syscall.RawConn {
+		rc, err := c.(*net.TCPConn).SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rc
+	}
+	// until polls peekGone(rc) until it is want, or fails after 10 s.
+	until := func(rc syscall.RawConn, want bool, what string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if peekGone(rc) == want {
+				return
+			}
+		}
+		t.Fatalf("%s: peekGone never became %v", what, want)
+	}
+
+	c, sc := tcpPair(t, ln)
+	rc := rawOf(sc)
+	if peekGone(rc) {
+		t.Fatal("nothing yet: gone")
+	}
+	if _, err := c.Write([]byte("GET")); err != nil {
+		t.Fatal(err)
+	}
+	waitBytes(t, sc.(*net.TCPConn))
+	c.Close() // bytes, then the end of the stream: the bytes come first
+	if peekGone(rc) {
+		t.Fatal("bytes waiting: gone")
+	}
+	if b, err := io.ReadAll(sc); err != nil || string(b) != "GET" {
+		t.Fatalf("read %q, %v", b, err)
+	}
+	until(rc, true, "end of stream")
+
+	c, sc = tcpPair(t, ln)
+	rc = rawOf(sc)
+	_ = c.(*net.TCPConn).SetLinger(0)
+	c.Close() // a reset
+	until(rc, true, "reset")
+
+	_, sc = tcpPair(t, ln)
+	rc = rawOf(sc)
+	sc.Close()
+	if peekGone(rc) {
+		t.Fatal("closed on this side: gone")
+	}
+}
+
+// endBeforeWatch is a FastHandler whose second request waits for goAhead
+// before it asks WatchClientFunc to watch it, and for release before it
+// answers (gone is not called once it returned).
+type endBeforeWatch struct {
+	entered, goAhead, release chan struct{}
+	gone                      chan error
+	n                         int
+}
+
+func (h *endBeforeWatch) ServeHTTP(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }
+
+func (h *endBeforeWatch) ServeFast(w http.ResponseWriter, r *http.Request) bool {
+	h.n++
+	if h.n == 2 {
+		h.entered <- struct{}{}
+		<-h.goAhead
+	}
+	WatchClientFunc(r, func(cause error) { h.gone <- cause })
+	if h.n == 2 {
+		<-h.release
+	}
+	_, _ = io.WriteString(w, "ok")
+	return true
+}
+
+// TestWatchSeesAnEndBeforeIt: a client that goes away after its request
+// came but before the handler asked to watch it is seen going away through
+// the FIFO waker, whose report of that end came before the watch began
+// (and no other comes after it).
+func TestWatchSeesAnEndBeforeIt(t *testing.T) {
+	h := &endBeforeWatch{entered: make(chan struct{}, 1), goAhead: make(chan struct{}),
+		release: make(chan struct{}), gone: make(chan error, 2)}
+	s, err := Listen("127.0.0.1:0", Plane{Handler: h}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+	}()
+	defer close(h.release) // before the Shutdown, which waits for the handler
+	c, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	get := "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+	if _, err := io.WriteString(c, get); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+
+	s.mu.Lock()
+	w := s.fifo
+	s.mu.Unlock()
+	if w == nil {
+		t.Fatal("the watched connection did not join the FIFO waker")
+	}
+	var reports atomic.Int32
+	w.mu.Lock()
+	w.onReport = func(*leanConn) { reports.Add(1) }
+	w.mu.Unlock()
+	if _, err := io.WriteString(c, get); err != nil {
+		t.Fatal(err)
+	}
+	<-h.entered
+	before := reports.Load()
+	c.Close()
+	for deadline := time.Now().Add(10 * time.Second); reports.Load() == before; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the end of the stream was never reported")
+		}
+	}
+	close(h.goAhead)
+	select {
+	case cause := <-h.gone:
+		if !errors.Is(cause, ErrClientGone) {
+			t.Fatalf("gone(%v), want ErrClientGone", cause)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client's end before the watch was not seen")
+	}
 }

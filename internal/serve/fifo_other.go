@@ -21,3 +21,4 @@ func newFIFOWaker() (*fifoWaker, error) {
 func (w *fifoWaker) add(*leanConn, syscall.RawConn) bool { return false }
 func (w *fifoWaker) remove(*leanConn)                    {}
 func (w *fifoWaker) close()                              {}
+func peekGone(syscall.RawConn) bool                      { return false }

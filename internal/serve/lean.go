@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kumo-dev/kumo/internal/httpwire"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -107,6 +108,10 @@ type leanConn struct {
 	watchCancel context.CancelCauseFunc
 	watchGone   func(error)
 	watchSet    bool
+	// watchFIFO: the served request is watched through the fifoWaker
+	// instead of a background read (startWatch): while it is set, a
+	// report looks at the socket (checkGone).
+	watchFIFO atomic.Bool
 
 	// The request ServeFast gets, reused from one request to the next
 	// (its strings are not: they are immutable, see headLines).
@@ -120,10 +125,11 @@ type leanConn struct {
 
 	// The wait for the next request through the server's fifoWaker
 	// (awaitFIFO): ready receives its reports (made with the connection,
-	// as closeLeansLocked may send on it); rc is the socket's raw
-	// connection once the connection is in the waker's set (fifo), under
-	// slot; fifoTried: that was tried; waitTimer reports the read deadline
-	// (waitTimerAt) on ready.
+	// as closeLeansLocked may send on it); fifo is the waker while the
+	// connection is in its set, under slot; rc is the socket's raw
+	// connection, set when it joined and never changed after; fifoTried:
+	// joining was tried; waitTimer reports the read deadline (waitTimerAt)
+	// on ready.
 	ready       chan struct{}
 	rc          syscall.RawConn
 	slot        int32
@@ -330,7 +336,7 @@ func (lc *leanConn) parse(raw []byte) (*http.Request, int64) {
 	}
 	lines := lc.headLines(raw)
 	line := lines[0]
-	if strings.ContainsAny(line, "\r\n") {
+	if httpwire.HasCRLF(line) {
 		return nil, -1
 	}
 	method, line, ok1 := strings.Cut(line, " ")
@@ -365,7 +371,7 @@ func (lc *leanConn) parse(raw []byte) (*http.Request, int64) {
 		if !ok || !httpguts.ValidHeaderFieldName(name) {
 			return nil, -1
 		}
-		value = strings.Trim(value, " \t")
+		value = httpwire.TrimOWS(value)
 		if !httpguts.ValidHeaderFieldValue(value) {
 			return nil, -1
 		}
@@ -389,7 +395,7 @@ func (lc *leanConn) parse(raw []byte) (*http.Request, int64) {
 			fast = false
 		case "Connection":
 			for tok := range strings.SplitSeq(value, ",") {
-				tok = strings.Trim(tok, " \t")
+				tok = httpwire.TrimOWS(tok)
 				if strings.EqualFold(tok, "close") {
 					closeConn = true
 				} else if strings.EqualFold(tok, "upgrade") {
@@ -720,6 +726,19 @@ func (lc *leanConn) startWatch() {
 		// The next request is already here: the client is alive.
 		return
 	}
+	if lc.joinFIFO() {
+		// The fifoWaker reports every arrival of bytes or of the end of
+		// the stream; while the watch lasts, a report looks at the
+		// socket (report, checkGone). No read is made, so the read
+		// deadline stays. A report already pending may be the end of
+		// the stream, arrived before the watch began: that is looked at
+		// now (from another goroutine, as the callbacks are called).
+		lc.watchFIFO.Store(true)
+		if len(lc.ready) > 0 {
+			go lc.checkGone()
+		}
+		return
+	}
 	if lc.readDeadline {
 		// The deadline that bounded the wait for this request must not
 		// end its watch: a read timing out is not a client going away.
@@ -769,6 +788,7 @@ func (lc *leanConn) stopWatch() {
 	if !lc.watchSet {
 		return
 	}
+	lc.watchFIFO.Store(false)
 	lc.watchMu.Lock()
 	cancel := lc.watchCancel
 	lc.watchCancel, lc.watchGone = nil, nil
@@ -865,27 +885,8 @@ func (s *Server) closeLeansLocked(all bool) {
 // already took); that read then waits in Go's poller, as it would have.
 // It returns at once where it does not apply.
 func (lc *leanConn) awaitFIFO(now time.Time, wait time.Duration) {
-	if !fifoWaitEnabled || lc.c.tls != nil {
+	if !lc.joinFIFO() {
 		return
-	}
-	if lc.rc == nil {
-		if lc.fifoTried {
-			return
-		}
-		lc.fifoTried = true
-		tc, ok := lc.c.Conn.(*net.TCPConn) // not a wrapper: it might buffer
-		if !ok {
-			return
-		}
-		rc, err := tc.SyscallConn()
-		w := lc.s.fifoWaker()
-		if err != nil || w == nil || !w.add(lc, rc) {
-			return
-		}
-		lc.fifo = w
-	}
-	if lc.fifo.stopped.Load() {
-		return // its goroutine is gone: reads wait in Go's poller again
 	}
 	// The timer reports the deadline on ready too (the read that follows
 	// then fails with it); like the deadline, it moves only by more than
@@ -901,20 +902,87 @@ func (lc *leanConn) awaitFIFO(now time.Time, wait time.Duration) {
 	<-lc.ready
 }
 
-// report sends lc a report on ready, unless one is pending.
+// joinFIFO puts the connection into the server's fifoWaker set, the first
+// time it is asked, where that applies: on Linux, for a plain-TCP
+// connection, unwrapped or in a PassThroughConn. It reports whether the
+// connection is in the set and the waker's goroutine runs.
+func (lc *leanConn) joinFIFO() bool {
+	if !fifoWaitEnabled || lc.c.tls != nil {
+		return false
+	}
+	if lc.fifo == nil {
+		if lc.fifoTried {
+			return false
+		}
+		lc.fifoTried = true
+		tc := passThroughTCP(lc.c.Conn)
+		if tc == nil {
+			return false
+		}
+		rc, err := tc.SyscallConn()
+		w := lc.s.fifoWaker()
+		if err != nil || w == nil || !w.add(lc, rc) {
+			return false
+		}
+		lc.fifo = w
+	}
+	return !lc.fifo.stopped.Load()
+}
+
+// PassThroughConn is implemented by a net.Conn wrapper whose reads come
+// straight from a *net.TCPConn, holding no byte back (a Plane.Wrap that
+// only observes). The lean engine then waits for that connection's bytes,
+// and watches it for its client going away, through its fifoWaker, as it
+// does an unwrapped one (fifo_linux.go).
+type PassThroughConn interface {
+	net.Conn
+	// PassThroughTCP is the connection reads come from; nil: none.
+	PassThroughTCP() *net.TCPConn
+}
+
+// passThroughTCP is the *net.TCPConn c reads from directly: c itself, or
+// what a PassThroughConn names; nil otherwise (a wrapper might buffer).
+func passThroughTCP(c net.Conn) *net.TCPConn {
+	switch c := c.(type) {
+	case *net.TCPConn:
+		return c
+	case PassThroughConn:
+		return c.PassThroughTCP()
+	}
+	return nil
+}
+
+// report sends lc a report on ready, unless one is pending; while the
+// served request is watched through the waker, it also looks at the socket
+// for the client going away (checkGone).
 func (lc *leanConn) report() {
 	select {
 	case lc.ready <- struct{}{}:
 	default:
 	}
+	if lc.watchFIFO.Load() {
+		lc.checkGone()
+	}
+}
+
+// checkGone ends the served request's watch with ErrClientGone when the
+// socket is at the end of its stream or failed (peekGone); bytes (the next
+// request) or nothing say the client is still there. lc.rc is set before
+// watchFIFO and stays while it is.
+func (lc *leanConn) checkGone() {
+	if peekGone(lc.rc) {
+		lc.endWatch(ErrClientGone)
+	}
 }
 
 // leaveFIFO takes the connection out of the fifoWaker's set, if it is in.
 func (lc *leanConn) leaveFIFO() {
-	if lc.rc == nil {
+	lc.watchFIFO.Store(false)
+	if lc.fifo == nil {
 		return
 	}
 	lc.fifo.remove(lc)
+	lc.fifo = nil
 	if lc.waitTimer != nil {
 		lc.waitTimer.Stop()
 	}

@@ -298,7 +298,7 @@ func (w *leanResponse) appendTrailers(out []byte) []byte {
 	}
 	for _, v := range w.sent["Trailer"] {
 		for name := range strings.SplitSeq(v, ",") {
-			name = http.CanonicalHeaderKey(strings.Trim(name, " \t"))
+			name = http.CanonicalHeaderKey(httpwire.TrimOWS(name))
 			if vv, ok := w.header[name]; ok && name != "" {
 				if t == nil {
 					t = make(http.Header)

@@ -59,132 +59,140 @@ func waitFor[T any](t *testing.T, ch <-chan T, what string) T {
 // when the client closes, also on a connection's later requests (whose
 // watch read began as the previous request's).
 func TestWatchClientGone(t *testing.T) {
-	h := newWatcher(time.Hour)
-	s := listen(t, serve.Plane{Handler: h}, serve.Options{})
-	c := dialServer(t, s.Addr())
-	br := bufio.NewReader(c)
-	for i := 0; i < 3; i++ {
-		if _, err := io.WriteString(c, get1("/now")); err != nil {
+	watchModes(t, func(t *testing.T, listen listenFunc) {
+		h := newWatcher(time.Hour)
+		s := listen(t, serve.Plane{Handler: h}, serve.Options{})
+		c := dialServer(t, s.Addr())
+		br := bufio.NewReader(c)
+		for i := 0; i < 3; i++ {
+			if _, err := io.WriteString(c, get1("/now")); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("request %d: %v", i, err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if string(b) != "ok" {
+				t.Fatalf("request %d: %q", i, b)
+			}
+			if cause := waitFor(t, h.ended, "the handler"); cause != nil {
+				t.Fatalf("request %d: watch ended with %v while the client stayed", i, cause)
+			}
+		}
+		if _, err := io.WriteString(c, get1("/wait")); err != nil {
 			t.Fatal(err)
 		}
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("request %d: %v", i, err)
+		waitFor(t, h.entered, "the waiting request")
+		c.Close()
+		if cause := waitFor(t, h.ended, "the watch to end"); !errors.Is(cause, serve.ErrClientGone) {
+			t.Fatalf("cause %v, want ErrClientGone", cause)
 		}
-		b, _ := io.ReadAll(resp.Body)
-		if string(b) != "ok" {
-			t.Fatalf("request %d: %q", i, b)
-		}
-		if cause := waitFor(t, h.ended, "the handler"); cause != nil {
-			t.Fatalf("request %d: watch ended with %v while the client stayed", i, cause)
-		}
-	}
-	if _, err := io.WriteString(c, get1("/wait")); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, h.entered, "the waiting request")
-	c.Close()
-	if cause := waitFor(t, h.ended, "the watch to end"); !errors.Is(cause, serve.ErrClientGone) {
-		t.Fatalf("cause %v, want ErrClientGone", cause)
-	}
+	})
 }
 
 // TestWatchOutlivesReadTimeouts: the read deadlines that bound the wait for
 // a request (header and idle timeouts) do not end its watch.
 func TestWatchOutlivesReadTimeouts(t *testing.T) {
-	const timeout = 50 * time.Millisecond
-	h := newWatcher(4 * timeout)
-	s := listen(t, serve.Plane{Handler: h}, serve.Options{ReadHeaderTimeout: timeout, IdleTimeout: timeout})
-	c := dialServer(t, s.Addr())
-	br := bufio.NewReader(c)
-	// The first request waits under the header timeout, the next ones
-	// under the idle timeout, the last one with the previous watch's read.
-	for i := 0; i < 3; i++ {
-		if _, err := io.WriteString(c, get1("/wait")); err != nil {
-			t.Fatal(err)
+	watchModes(t, func(t *testing.T, listen listenFunc) {
+		const timeout = 50 * time.Millisecond
+		h := newWatcher(4 * timeout)
+		s := listen(t, serve.Plane{Handler: h}, serve.Options{ReadHeaderTimeout: timeout, IdleTimeout: timeout})
+		c := dialServer(t, s.Addr())
+		br := bufio.NewReader(c)
+		// The first request waits under the header timeout, the next ones
+		// under the idle timeout, the last one with the previous watch's read.
+		for i := 0; i < 3; i++ {
+			if _, err := io.WriteString(c, get1("/wait")); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, h.entered, "the request")
+			if cause := waitFor(t, h.ended, "the handler"); cause != nil {
+				t.Fatalf("request %d: watch ended with %v", i, cause)
+			}
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("request %d: %v", i, err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
 		}
-		waitFor(t, h.entered, "the request")
-		if cause := waitFor(t, h.ended, "the handler"); cause != nil {
-			t.Fatalf("request %d: watch ended with %v", i, cause)
-		}
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("request %d: %v", i, err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-	}
+	})
 }
 
 // TestWatchIdleRules: after a watched request, a connection that sends
 // fewer than 4 bytes before idling out is closed without an answer, as
 // net/http does, and pipelined requests are all answered.
 func TestWatchIdleRules(t *testing.T) {
-	h := newWatcher(time.Hour)
-	s := listen(t, serve.Plane{Handler: h}, serve.Options{IdleTimeout: 100 * time.Millisecond})
-	c := dialServer(t, s.Addr())
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, get1("/a")+get1("/b")); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(c)
-	for i := 0; i < 2; i++ {
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("pipelined request %d: %v", i, err)
+	watchModes(t, func(t *testing.T, listen listenFunc) {
+		h := newWatcher(time.Hour)
+		s := listen(t, serve.Plane{Handler: h}, serve.Options{IdleTimeout: 100 * time.Millisecond})
+		c := dialServer(t, s.Addr())
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(c, get1("/a")+get1("/b")); err != nil {
+			t.Fatal(err)
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-	}
-	if _, err := io.WriteString(c, "GE"); err != nil {
-		t.Fatal(err)
-	}
-	rest, err := io.ReadAll(br)
-	if err != nil && !isReset(err) {
-		t.Fatal(err)
-	}
-	if len(rest) != 0 {
-		t.Fatalf("answer to a 2-byte request start: %q", rest)
-	}
-	if n := len(h.ended); n != 2 {
-		t.Fatalf("%d requests served, want 2", n)
-	}
-	for range 2 {
-		if cause := <-h.ended; cause != nil {
-			t.Fatalf("watch ended with %v", cause)
+		br := bufio.NewReader(c)
+		for i := 0; i < 2; i++ {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("pipelined request %d: %v", i, err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
 		}
-	}
+		if _, err := io.WriteString(c, "GE"); err != nil {
+			t.Fatal(err)
+		}
+		rest, err := io.ReadAll(br)
+		if err != nil && !isReset(err) {
+			t.Fatal(err)
+		}
+		if len(rest) != 0 {
+			t.Fatalf("answer to a 2-byte request start: %q", rest)
+		}
+		if n := len(h.ended); n != 2 {
+			t.Fatalf("%d requests served, want 2", n)
+		}
+		for range 2 {
+			if cause := <-h.ended; cause != nil {
+				t.Fatalf("watch ended with %v", cause)
+			}
+		}
+	})
 }
 
 // TestWatchShutdown: Shutdown closes a connection whose next request the
 // watcher's read is waiting for, and waits for a watched request in flight.
 func TestWatchShutdown(t *testing.T) {
-	h := newWatcher(time.Hour)
-	s, err := serve.Listen("127.0.0.1:0", serve.Plane{Handler: h}, serve.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	idle := dialServer(t, s.Addr())
-	_ = idle.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(idle, get1("/now")); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(idle)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	waitFor(t, h.ended, "the first request")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := s.Shutdown(ctx); err != nil {
-		t.Fatalf("Shutdown: %v", err)
-	}
-	if rest, err := io.ReadAll(br); (err != nil && !isReset(err)) || len(rest) != 0 {
-		t.Fatalf("idle connection after Shutdown: %q, %v; want a quiet close", rest, err)
-	}
-	if !strings.Contains(resp.Status, "200") {
-		t.Fatalf("status %s", resp.Status)
-	}
+	watchModes(t, func(t *testing.T, listen listenFunc) {
+		h := newWatcher(time.Hour)
+		s, err := serve.Listen("127.0.0.1:0", serve.Plane{Handler: h}, serve.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle := dialServer(t, s.Addr())
+		_ = idle.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(idle, get1("/now")); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(idle)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		waitFor(t, h.ended, "the first request")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+		if rest, err := io.ReadAll(br); (err != nil && !isReset(err)) || len(rest) != 0 {
+			t.Fatalf("idle connection after Shutdown: %q, %v; want a quiet close", rest, err)
+		}
+		if !strings.Contains(resp.Status, "200") {
+			t.Fatalf("status %s", resp.Status)
+		}
+	})
 }
 
 // dialServer connects to addr, closing the connection when the test ends.
@@ -232,53 +240,97 @@ func (h *goneWatcher) ServeFast(w http.ResponseWriter, r *http.Request) bool {
 // client that closes after its request ended; a request net/http serves
 // gets false and no call.
 func TestWatchClientFunc(t *testing.T) {
-	h := &goneWatcher{hold: time.Hour, gone: make(chan error, 8), served: make(chan bool, 8), entered: make(chan struct{}, 8)}
-	s := listen(t, serve.Plane{Handler: h}, serve.Options{})
+	watchModes(t, func(t *testing.T, listen listenFunc) {
+		h := &goneWatcher{hold: time.Hour, gone: make(chan error, 8), served: make(chan bool, 8), entered: make(chan struct{}, 8)}
+		s := listen(t, serve.Plane{Handler: h}, serve.Options{})
 
-	// Answered, then the client closes: gone is not called.
-	c := dialServer(t, s.Addr())
-	br := bufio.NewReader(c)
-	for range 2 {
-		if _, err := io.WriteString(c, get1("/now")); err != nil {
+		// Answered, then the client closes: gone is not called.
+		c := dialServer(t, s.Addr())
+		br := bufio.NewReader(c)
+		for range 2 {
+			if _, err := io.WriteString(c, get1("/now")); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			if !waitFor(t, h.served, "the handler") {
+				t.Fatal("WatchClientFunc reported false on the lean engine")
+			}
+		}
+		c.Close()
+
+		// Gone during the request.
+		c = dialServer(t, s.Addr())
+		if _, err := io.WriteString(c, get1("/wait")); err != nil {
 			t.Fatal(err)
 		}
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatal(err)
+		waitFor(t, h.entered, "the request to be watched")
+		c.Close()
+		if cause := waitFor(t, h.gone, "gone"); !errors.Is(cause, serve.ErrClientGone) {
+			t.Fatalf("gone(%v), want ErrClientGone", cause)
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
 		if !waitFor(t, h.served, "the handler") {
 			t.Fatal("WatchClientFunc reported false on the lean engine")
 		}
-	}
-	c.Close()
+		select {
+		case cause := <-h.gone:
+			t.Fatalf("gone called again (%v), or for the answered connection", cause)
+		default:
+		}
 
-	// Gone during the request.
-	c = dialServer(t, s.Addr())
-	if _, err := io.WriteString(c, get1("/wait")); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, h.entered, "the request to be watched")
-	c.Close()
-	if cause := waitFor(t, h.gone, "gone"); !errors.Is(cause, serve.ErrClientGone) {
-		t.Fatalf("gone(%v), want ErrClientGone", cause)
-	}
-	if !waitFor(t, h.served, "the handler") {
-		t.Fatal("WatchClientFunc reported false on the lean engine")
-	}
-	select {
-	case cause := <-h.gone:
-		t.Fatalf("gone called again (%v), or for the answered connection", cause)
-	default:
-	}
-
-	// net/http's request (a body hands it over): false, so nothing was
-	// arranged (its own context is what ends).
-	c = dialServer(t, s.Addr())
-	if _, err := io.WriteString(c, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nab"); err != nil {
-		t.Fatal(err)
-	}
-	if waitFor(t, h.served, "the net/http handler") {
-		t.Fatal("WatchClientFunc reported true for a request net/http serves")
-	}
+		// net/http's request (a body hands it over): false, so nothing was
+		// arranged (its own context is what ends).
+		c = dialServer(t, s.Addr())
+		if _, err := io.WriteString(c, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nab"); err != nil {
+			t.Fatal(err)
+		}
+		if waitFor(t, h.served, "the net/http handler") {
+			t.Fatal("WatchClientFunc reported true for a request net/http serves")
+		}
+	})
 }
+
+// listenFunc starts a server for a test (listen, listenWrapped).
+type listenFunc func(t *testing.T, p serve.Plane, opt serve.Options) *serve.Server
+
+// watchModes runs f with each way the lean engine watches a client: on
+// Linux, a plain TCP connection through the FIFO waker, and a wrapped one
+// (which the waker does not take) with a background read.
+func watchModes(t *testing.T, f func(t *testing.T, listen listenFunc)) {
+	t.Run("plain", func(t *testing.T) { f(t, listen) })
+	t.Run("wrapped", func(t *testing.T) { f(t, listenWrapped) })
+}
+
+// listenWrapped is listen with every accepted connection wrapped in a type
+// that is not a serve.PassThroughConn.
+func listenWrapped(t *testing.T, p serve.Plane, opt serve.Options) *serve.Server {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := serve.Serve(opaqueListener{ln}, p, opt)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+	})
+	return s
+}
+
+// opaqueListener wraps each connection it accepts in an opaqueConn.
+type opaqueListener struct{ net.Listener }
+
+func (l opaqueListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return opaqueConn{c}, nil
+}
+
+// opaqueConn hides the *net.TCPConn it wraps.
+type opaqueConn struct{ net.Conn }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/kumo-dev/kumo/internal/httpwire"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -165,7 +166,7 @@ func parseHeader(h http.Header, s string, hint int) (http.Header, bool) {
 		if key == "Transfer-Encoding" {
 			return nil, false
 		}
-		value := strings.Trim(v, " \t")
+		value := httpwire.TrimOWS(v)
 		vv := h[key]
 		if vv == nil && len(strs) > 0 {
 			// Capacity 1: an append by anyone does not run into the
