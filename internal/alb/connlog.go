@@ -3,7 +3,6 @@ package alb
 import (
 	"crypto/tls"
 	"net"
-	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -77,8 +76,10 @@ type trackedConn struct {
 	logged    bool
 	closed    bool
 	remoteKey string // remote address
-	connKey   any    // connKeyOf(local, remote)
 	sni       string
+	// seen is set at the first request a plain-HTTP connection carries
+	// (plainRequestSeen), which writes its connection-log line.
+	seen atomic.Bool
 
 	// idle answers 408 when a plain-HTTP client sends nothing within the
 	// idle timeout (idle408.go); gotBytes is set at the first byte read.
@@ -88,10 +89,8 @@ type trackedConn struct {
 
 func (l *listener) track(c net.Conn) *trackedConn {
 	tc := &trackedConn{Conn: c, l: l, accepted: l.lb.now(), remoteKey: c.RemoteAddr().String()}
-	tc.connKey = connKeyOf(c.LocalAddr(), c.RemoteAddr())
 	l.lb.cfg.Metrics.ConnectionOpened(l.lb.lb.FullName)
 	if l.tls == nil {
-		l.lb.ops.plainConns.Store(tc.connKey, tc)
 		tc.idle = time.AfterFunc(l.lb.idleTimeout, tc.requestTimeout) // idle408.go
 	}
 	return tc
@@ -207,9 +206,6 @@ func (c *trackedConn) Close() error {
 	}
 	if first {
 		lb := c.l.lb
-		if c.l.tls == nil {
-			lb.ops.plainConns.CompareAndDelete(c.connKey, c)
-		}
 		if failed {
 			lb.cfg.Metrics.ClientTLSNegotiationError(lb.lb.FullName)
 			lb.log.Info("alb: client TLS handshake failed", "client", c.remoteKey, "sni", sni, "conn_trace_id", rec.ConnTraceID)
@@ -228,33 +224,17 @@ func (c *trackedConn) Close() error {
 // codes and UnmappedConnectionError; kumo uses the latter.
 const failedHandshakeCode = "UnmappedConnectionError"
 
-// addrPair is the plainConns key of a TCP connection.
-type addrPair struct{ local, remote netip.AddrPort }
-
-// connKeyOf is the plainConns key of the connection between local and
-// remote: their addresses as values for TCP (every request looks it up:
-// no formatting), as "local|remote" otherwise.
-func connKeyOf(local, remote net.Addr) any {
-	l, ok1 := local.(*net.TCPAddr)
-	r, ok2 := remote.(*net.TCPAddr)
-	if ok1 && ok2 {
-		return addrPair{l.AddrPort(), r.AddrPort()}
-	}
-	return local.String() + "|" + remote.String()
-}
-
 // plainRequestSeen writes the line of a plain-HTTP connection at its first
 // request, when the connection's trace id is known (alb.md §1.12: one line
 // per connection; the access log's conn_trace_id matches it).
 func (l *listener) plainRequestSeen(ci *serve.ConnInfo) {
-	if l.tls != nil || ci == nil || ci.Local == nil || ci.Remote == nil {
+	if l.tls != nil || ci == nil {
 		return
 	}
-	v, ok := l.lb.ops.plainConns.Load(connKeyOf(ci.Local, ci.Remote))
-	if !ok {
+	c, ok := ci.Conn.(*trackedConn)
+	if !ok || c.seen.Load() || !c.seen.CompareAndSwap(false, true) {
 		return
 	}
-	c := v.(*trackedConn)
 	c.mu.Lock()
 	if c.logged {
 		c.mu.Unlock()

@@ -2,19 +2,15 @@ package alb
 
 import (
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/kumo-dev/kumo/internal/accesslog"
 	"github.com/kumo-dev/kumo/internal/metrics"
 )
 
-// opsState is the load balancer's operations side: connection tracking for
-// the connection log, and the metrics registration.
+// opsState is the load balancer's operations side: the listener-side
+// attributes and the metrics registration.
 type opsState struct {
-	// plainConns maps connKeyOf(local, remote) to the *trackedConn of a plain-HTTP
-	// connection until its connection-log line is written.
-	plainConns sync.Map
 	// unregister removes the HealthyHostCount source.
 	unregister func()
 	// opts are the listener-side load-balancer attributes.

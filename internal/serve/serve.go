@@ -44,6 +44,9 @@ type ConnInfo struct {
 	// Local and Remote are the socket addresses.
 	Local  net.Addr
 	Remote net.Addr
+	// Conn is the connection as the listener returned it: a listener that
+	// wraps its connections finds its own type here.
+	Conn net.Conn
 }
 
 type connInfoKey struct{}
@@ -302,7 +305,7 @@ func (s *Server) acceptLoop() {
 			continue
 		}
 		backoff = 0
-		ci := &ConnInfo{Accepted: time.Now(), TraceID: newTraceID(), Local: c.LocalAddr(), Remote: c.RemoteAddr()}
+		ci := &ConnInfo{Accepted: time.Now(), TraceID: newTraceID(), Local: c.LocalAddr(), Remote: c.RemoteAddr(), Conn: c}
 		if o, ok := c.(ConnObserver); ok {
 			o.ConnAccepted(ci)
 		}

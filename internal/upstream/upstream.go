@@ -31,7 +31,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"slices"
 	"sync"
 	"time"
 
@@ -74,6 +73,12 @@ type Transport struct {
 	mu     sync.Mutex
 	idle   map[string][]*pconn
 	closed bool
+	// sweep closes the connections that stayed idle for the idle timeout
+	// (sweepIdle); it is armed, for the earliest such moment, while any
+	// connection is idle (sweeping). One timer for the pool spares every
+	// exchange a timer stop and a reset.
+	sweep    *time.Timer
+	sweeping bool
 }
 
 // pconn is one connection to a target.
@@ -92,9 +97,6 @@ type pconn struct {
 	// closeConn closes conn: the context.AfterFunc of every round trip
 	// (made once per connection, not per request).
 	closeConn func()
-	// idleTimer closes the connection when it stays idle in the pool for
-	// the idle timeout.
-	idleTimer *time.Timer
 }
 
 const (
@@ -232,7 +234,7 @@ func (t *Transport) get(ctx context.Context, addr string, a *Abort) (*pconn, boo
 	for len(list) > 0 {
 		pc := list[len(list)-1]
 		list = list[:len(list)-1]
-		if now.Sub(pc.idleAt) < idleTimeout && pc.idleTimer.Stop() {
+		if now.Sub(pc.idleAt) < idleTimeout {
 			t.idle[addr] = list
 			t.mu.Unlock()
 			return pc, true, nil
@@ -284,21 +286,46 @@ func (t *Transport) put(pc *pconn) {
 		t.idle = make(map[string][]*pconn)
 	}
 	t.idle[pc.addr] = append(t.idle[pc.addr], pc)
-	if pc.idleTimer == nil {
-		pc.idleTimer = time.AfterFunc(idleTimeout, func() { t.expire(pc) })
-	} else {
-		pc.idleTimer.Reset(idleTimeout)
+	if !t.sweeping {
+		// pc is the only idle connection: the sweep is for its timeout.
+		// (Connections that become idle later time out later, so an
+		// armed sweep is never late for them.)
+		t.sweeping = true
+		if t.sweep == nil {
+			t.sweep = time.AfterFunc(idleTimeout, t.sweepIdle)
+		} else {
+			t.sweep.Reset(idleTimeout)
+		}
 	}
 }
 
-// expire closes pc, idle for the idle timeout, unless get took it first.
-func (t *Transport) expire(pc *pconn) {
+// sweepIdle closes the connections idle for the idle timeout, and arms
+// the sweep again for the earliest of the others to reach it, if any.
+func (t *Transport) sweepIdle() {
+	idleTimeout := t.idleTimeout()
+	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	list := t.idle[pc.addr]
-	if i := slices.Index(list, pc); i >= 0 {
-		t.idle[pc.addr] = slices.Delete(list, i, i+1)
-		_ = pc.conn.Close()
+	var next time.Time
+	for addr, list := range t.idle {
+		// Each list is oldest first (put appends; get takes the newest).
+		n := 0
+		for n < len(list) && now.Sub(list[n].idleAt) >= idleTimeout {
+			_ = list[n].conn.Close()
+			n++
+		}
+		if n == len(list) {
+			delete(t.idle, addr)
+			continue
+		}
+		t.idle[addr] = append(list[:0], list[n:]...)
+		if at := list[0].idleAt; next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	t.sweeping = !next.IsZero()
+	if t.sweeping {
+		t.sweep.Reset(next.Add(idleTimeout).Sub(now))
 	}
 }
 

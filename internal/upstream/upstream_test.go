@@ -26,6 +26,8 @@ type rawServer struct {
 	ln        net.Listener
 	responses []string
 	conns     atomic.Int64
+	// closed counts the connections that ended (the client closed them).
+	closed atomic.Int64
 	// closeAfter closes each connection after that many responses (0:
 	// never).
 	closeAfter int
@@ -63,6 +65,7 @@ func (s *rawServer) serve() {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			defer s.closed.Add(1)
 			defer c.Close()
 			br := bufio.NewReader(c)
 			for n := 1; ; n++ {
@@ -605,5 +608,50 @@ func TestAbort(t *testing.T) {
 				expectClosed(t, target)
 			}
 		})
+	}
+}
+
+// TestIdleConnectionsExpire: a connection idle in the pool for the idle
+// timeout is closed, and one that was busy when the pool's sweep closed
+// another is closed when its own timeout comes (the sweep comes again for
+// it); the next request dials anew.
+func TestIdleConnectionsExpire(t *testing.T) {
+	const ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	a, b := newRawServer(t, ok), newRawServer(t, ok)
+	tr := newTransport()
+	tr.IdleTimeout = 100 * time.Millisecond
+	defer tr.Close()
+	get := func(s *rawServer) {
+		t.Helper()
+		resp, err := tr.RoundTrip(request(t, "GET", s.ln.Addr().String(), nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := readAll(t, resp); got != "ok" {
+			t.Fatalf("body %q", got)
+		}
+	}
+	// a's connection goes idle; b's stays in use until a's is closed.
+	get(a)
+	for deadline := time.Now().Add(10 * time.Second); a.closed.Load() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the idle connection was never closed")
+		}
+		get(b)
+	}
+	if n := b.closed.Load(); n != 0 {
+		t.Fatalf("the connection in use was closed (%d)", n)
+	}
+	for deadline := time.Now().Add(10 * time.Second); b.closed.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection idle since was never closed")
+		}
+	}
+	get(a)
+	if n := a.conns.Load(); n != 2 {
+		t.Fatalf("%d connections after the idle one closed, want 2", n)
+	}
+	if n := b.conns.Load(); n != 1 {
+		t.Fatalf("%d connections to the server used throughout, want 1", n)
 	}
 }
