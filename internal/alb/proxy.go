@@ -341,14 +341,14 @@ func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.Addr) {
 		defer cancel(nil)
 		ex.cancel = cancel
 	}
-	idle := time.AfterFunc(lb.idleTimeout, ex.idleTimedOut)
-	defer idle.Stop()
+	idle := newIdleTimer(lb.idleTimeout, ex.idleTimedOut)
+	defer idle.stop()
 	if t.ext.track(ex) {
 		defer t.ext.untrack(ex)
 	} else {
 		ex.deregistrationDelayExpired()
 	}
-	ex.body.idle, ex.body.timeout = idle, lb.idleTimeout
+	ex.body.idle = idle
 
 	var resp *http.Response
 	var err error
@@ -377,7 +377,7 @@ func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.Addr) {
 		return
 	}
 	defer resp.Body.Close()
-	idle.Reset(lb.idleTimeout)
+	idle.touch()
 	rec.TargetStatus = resp.StatusCode
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		ex.relayUpgrade(r, resp, idle) // websocket.go
@@ -391,7 +391,7 @@ func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.Addr) {
 	ex.w.WriteHeader(resp.StatusCode)
 	flush := resp.ContentLength == -1
 	bufp := lb.bufs.Get().(*[]byte)
-	rerr, werr := copyBody(&ex.w, resp.Body, *bufp, flush, idle, lb.idleTimeout)
+	rerr, werr := copyBody(&ex.w, resp.Body, *bufp, flush, idle)
 	lb.bufs.Put(bufp)
 	if rerr != nil || werr != nil {
 		lb.log.Debug("alb: response body interrupted", "target", t.model.Addr, "read_error", rerr, "write_error", werr)
@@ -439,13 +439,13 @@ func nonNegative(d time.Duration) time.Duration {
 	return d
 }
 
-// copyBody streams the target's body to the client, resetting the idle
+// copyBody streams the target's body to the client, touching the idle
 // timer on every read; flush pushes each chunk out for unsized bodies.
-func copyBody(w *responseCounter, body io.Reader, buf []byte, flush bool, idle *time.Timer, idleTimeout time.Duration) (rerr, werr error) {
+func copyBody(w *responseCounter, body io.Reader, buf []byte, flush bool, idle *idleTimer) (rerr, werr error) {
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {
-			idle.Reset(idleTimeout)
+			idle.touch()
 			if _, werr = w.Write(buf[:n]); werr != nil {
 				return nil, werr
 			}
@@ -707,12 +707,11 @@ func copyResponseHeaders(dst, src http.Header) {
 }
 
 // countingBody counts the request body bytes read towards the target; each
-// read also resets the idle timer (bytes are flowing).
+// read also touches the idle timer (bytes are flowing).
 type countingBody struct {
-	r       io.ReadCloser
-	n       atomic.Int64
-	idle    *time.Timer
-	timeout time.Duration
+	r    io.ReadCloser
+	n    atomic.Int64
+	idle *idleTimer
 }
 
 func (c *countingBody) Read(p []byte) (int, error) {
@@ -720,7 +719,7 @@ func (c *countingBody) Read(p []byte) (int, error) {
 	if n > 0 {
 		c.n.Add(int64(n))
 		if c.idle != nil {
-			c.idle.Reset(c.timeout)
+			c.idle.touch()
 		}
 	}
 	return n, err

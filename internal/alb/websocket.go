@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // isWebSocketUpgrade reports an HTTP/1.1 WebSocket upgrade request (alb.md
@@ -44,9 +43,9 @@ func passUpgrade(out, in *http.Request) {
 // either side closes or nothing moves for the idle timeout; the single
 // access-log entry, type ws or wss, is written when the connection closes,
 // with the whole connection's byte counts.
-func (ex *exchange) relayUpgrade(r *http.Request, resp *http.Response, idle *time.Timer) {
+func (ex *exchange) relayUpgrade(r *http.Request, resp *http.Response, idle *idleTimer) {
 	lb := ex.l.lb
-	idle.Stop() // the relay runs its own idle timer over both directions
+	idle.stop() // the relay runs its own idle timer over both directions
 	rec := &ex.rec
 	rec.Type = "ws"
 	if ex.l.https {
@@ -78,8 +77,8 @@ func (ex *exchange) relayUpgrade(r *http.Request, resp *http.Response, idle *tim
 	var up, down atomic.Int64
 	var once sync.Once
 	closeBoth := func() { once.Do(func() { conn.Close(); backend.Close() }) }
-	timer := time.AfterFunc(lb.idleTimeout, closeBoth)
-	defer timer.Stop()
+	timer := newIdleTimer(lb.idleTimeout, closeBoth)
+	defer timer.stop()
 	// The request context ends when kumo shuts the listener down.
 	stop := context.AfterFunc(r.Context(), closeBoth)
 	defer stop()
@@ -92,9 +91,9 @@ func (ex *exchange) relayUpgrade(r *http.Request, resp *http.Response, idle *tim
 		if n := brw.Reader.Buffered(); n > 0 {
 			src = io.MultiReader(io.LimitReader(brw.Reader, int64(n)), conn)
 		}
-		relayCopy(backend, src, &up, timer, lb.idleTimeout)
+		relayCopy(backend, src, &up, timer)
 	}()
-	relayCopy(conn, backend, &down, timer, lb.idleTimeout)
+	relayCopy(conn, backend, &down, timer)
 	closeBoth()
 	wg.Wait()
 	ex.body.n.Add(up.Load())
@@ -102,14 +101,14 @@ func (ex *exchange) relayUpgrade(r *http.Request, resp *http.Response, idle *tim
 	ex.finish(r)
 }
 
-// relayCopy copies src to dst, counting bytes and resetting the idle timer
+// relayCopy copies src to dst, counting bytes and touching the idle timer
 // on every read.
-func relayCopy(dst io.Writer, src io.Reader, n *atomic.Int64, idle *time.Timer, timeout time.Duration) {
+func relayCopy(dst io.Writer, src io.Reader, n *atomic.Int64, idle *idleTimer) {
 	buf := make([]byte, 32<<10)
 	for {
 		k, err := src.Read(buf)
 		if k > 0 {
-			idle.Reset(timeout)
+			idle.touch()
 			if _, werr := dst.Write(buf[:k]); werr != nil {
 				return
 			}
