@@ -23,9 +23,16 @@ type idleTimer struct {
 // newIdleTimer starts an idle timer that calls fn after timeout without
 // activity, unless stopped first.
 func newIdleTimer(timeout time.Duration, fn func()) *idleTimer {
-	it := &idleTimer{timeout: timeout, start: time.Now(), fn: fn}
-	it.t = time.AfterFunc(timeout, it.fire)
+	it := new(idleTimer)
+	it.begin(timeout, fn)
 	return it
+}
+
+// begin starts the zero idleTimer it (one kept in a larger struct, which
+// spares an allocation), as newIdleTimer does.
+func (it *idleTimer) begin(timeout time.Duration, fn func()) {
+	it.timeout, it.start, it.fn = timeout, time.Now(), fn
+	it.t = time.AfterFunc(timeout, it.fire)
 }
 
 // touch records activity now: the timeout counts again from here.

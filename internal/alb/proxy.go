@@ -201,6 +201,9 @@ type exchange struct {
 	// drainPrev and drainNext link the exchanges in flight to one target
 	// (targetExt.track).
 	drainPrev, drainNext *exchange
+	// idle ends the exchange with the target after the idle timeout
+	// without bytes moving (forward).
+	idle idleTimer
 }
 
 // ServeHTTP serves one client request: rule matching, the action, and the
@@ -239,7 +242,7 @@ func (l *listener) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 			ex.fail(r, FailureTransformFailed)
 			return
 		}
-		ex.forward(r, ex.chooseTargetGroup(r, a, ex.received), peer)
+		ex.forward(r, ex.chooseTargetGroup(r, a, ex.received), peerAddr)
 		return
 	}
 	ex.finish(r)
@@ -282,7 +285,7 @@ func (ex *exchange) fail(r *http.Request, f Failure) {
 }
 
 // forward implements the forward action: pick a target, proxy, stream back.
-func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.Addr) {
+func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.AddrPort) {
 	lb := ex.l.lb
 	rec := &ex.rec
 	rec.TargetGroupARN = tg.model.ARN
@@ -307,8 +310,8 @@ func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.Addr) {
 	if tr == nil {
 		tr = new(targetReq)
 	}
-	out := ex.l.targetRequest(clientCtx, r, t, peer, rec.TraceID, &ex.body, tr)
-	ex.l.applyRequestAttributes(out, r, peerAddrPort(r))
+	out := ex.l.targetRequest(clientCtx, r, t, clientIP(rec.Client, peer), rec.TraceID, &ex.body, tr)
+	ex.l.applyRequestAttributes(out, r, peer)
 	if rec.TransformedHost != "" {
 		out.Host = rec.TransformedHost // a rewritten Host is sent as it is (alb.md §5.4)
 	}
@@ -341,7 +344,8 @@ func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.Addr) {
 		defer cancel(nil)
 		ex.cancel = cancel
 	}
-	idle := newIdleTimer(lb.idleTimeout, ex.idleTimedOut)
+	idle := &ex.idle
+	idle.begin(lb.idleTimeout, ex.idleTimedOut)
 	defer idle.stop()
 	if t.ext.track(ex) {
 		defer t.ext.untrack(ex)
@@ -491,14 +495,7 @@ func (ex *exchange) finish(r *http.Request) {
 func (l *listener) fillRequestFields(rec *accesslog.ALBRecord, r *http.Request, peer netip.AddrPort) {
 	rec.ELB = l.lb.lb.FullName
 	rec.Type = logType(l.https, r)
-	if peer.IsValid() {
-		var buf [64]byte // one allocation for "ip:port" (an IPv6 ip unbracketed)
-		b := peer.Addr().Unmap().AppendTo(buf[:0])
-		b = append(b, ':')
-		rec.Client = string(strconv.AppendUint(b, uint64(peer.Port()), 10))
-	} else {
-		rec.Client = r.RemoteAddr
-	}
+	rec.Client = clientField(r.RemoteAddr, peer)
 	rec.Request = requestField(r, l.scheme, l.port)
 	rec.UserAgent = userAgentField(r.Header.Get("User-Agent"))
 	if ci := serve.ConnInfoFrom(r.Context()); ci != nil {
@@ -510,6 +507,33 @@ func (l *listener) fillRequestFields(rec *accesslog.ALBRecord, r *http.Request, 
 		rec.DomainName = domainNameField(r.TLS)
 		rec.ChosenCertARN = l.tls.chosenCertField(r.TLS)
 	}
+}
+
+// clientField is access-log field 4, client:port (alb.md §1.3): the
+// client's ip (unbracketed for IPv6, an IPv4-mapped one as IPv4) and port.
+// When remote, the request's RemoteAddr, already is that text (an IPv4
+// client, as serve writes it), it is used as it is, allocating nothing.
+func clientField(remote string, peer netip.AddrPort) string {
+	if !peer.IsValid() {
+		return remote
+	}
+	var buf [64]byte
+	b := peer.Addr().Unmap().AppendTo(buf[:0])
+	b = append(b, ':')
+	b = strconv.AppendUint(b, uint64(peer.Port()), 10)
+	if string(b) == remote {
+		return remote
+	}
+	return string(b)
+}
+
+// clientIP is the ip part of a clientField value (what X-Forwarded-For
+// appends, alb.md §4.1); "" for a client without an address.
+func clientIP(client string, peer netip.AddrPort) string {
+	if !peer.IsValid() {
+		return ""
+	}
+	return client[:strings.LastIndexByte(client, ':')]
 }
 
 // logType implements access-log field 1 (alb.md §1.4): http, https or h2.
@@ -596,7 +620,7 @@ type targetReq struct {
 }
 
 // targetRequest builds the request to the target (alb.md §4.1–4.4) in tr.
-func (l *listener) targetRequest(ctx context.Context, r *http.Request, t *target, peer netip.Addr, traceID string, counter *countingBody, tr *targetReq) *http.Request {
+func (l *listener) targetRequest(ctx context.Context, r *http.Request, t *target, ip, traceID string, counter *countingBody, tr *targetReq) *http.Request {
 	conn := r.Header["Connection"]
 	h := tr.h
 	if h == nil {
@@ -613,7 +637,7 @@ func (l *listener) targetRequest(ctx context.Context, r *http.Request, t *target
 	if _, ok := h["User-Agent"]; !ok {
 		h["User-Agent"] = []string{""} // keep Go's transport from adding its own
 	}
-	if xff, ok := forwardedFor(l.lb.xffMode, r.Header["X-Forwarded-For"], peer); ok {
+	if xff, ok := forwardedFor(l.lb.xffMode, r.Header["X-Forwarded-For"], ip); ok {
 		h["X-Forwarded-For"] = []string{xff}
 	} else {
 		delete(h, "X-Forwarded-For")
@@ -657,7 +681,7 @@ func (l *listener) targetRequest(ctx context.Context, r *http.Request, t *target
 // forwardedFor implements X-Forwarded-For processing (alb.md §4.1) for the
 // modes append (add ", <client-ip>" or create), preserve and remove. ok is
 // false when the header must be absent.
-func forwardedFor(mode string, prior []string, peer netip.Addr) (string, bool) {
+func forwardedFor(mode string, prior []string, ip string) (string, bool) {
 	switch mode {
 	case "remove":
 		return "", false
@@ -666,10 +690,6 @@ func forwardedFor(mode string, prior []string, peer netip.Addr) (string, bool) {
 			return "", false
 		}
 		return strings.Join(prior, ", "), true
-	}
-	ip := peer.Unmap().String()
-	if !peer.IsValid() {
-		ip = ""
 	}
 	if len(prior) == 0 {
 		return ip, true

@@ -85,7 +85,9 @@ func (l *listener) reject(info serve.RejectInfo) ([]byte, bool) {
 	if ci := info.Conn; ci != nil {
 		rec.ConnTraceID = ci.TraceID
 		if ci.Remote != nil {
-			rec.Client = clientField(ci.Remote.String())
+			remote := ci.Remote.String()
+			ap, _ := netip.ParseAddrPort(remote) // invalid: clientField keeps remote
+			rec.Client = clientField(remote, ap)
 		}
 		l.plainRequestSeen(ci)
 	}
@@ -100,16 +102,6 @@ func (l *listener) reject(info serve.RejectInfo) ([]byte, bool) {
 		lb.cfg.Log(rec)
 	}
 	return resp, true
-}
-
-// clientField is access-log field 4 for a socket address: ip:port, the IP
-// unmapped and without brackets, as fillRequestFields writes it.
-func clientField(remote string) string {
-	ap, err := netip.ParseAddrPort(remote)
-	if err != nil {
-		return remote
-	}
-	return ap.Addr().Unmap().String() + ":" + strconv.Itoa(int(ap.Port()))
 }
 
 // unparsableRequestTime is request_creation_time of a refused unparsable

@@ -196,7 +196,7 @@ func TestForwardedHost(t *testing.T) {
 }
 
 func TestForwardedFor(t *testing.T) {
-	peer := netip.MustParseAddr("198.51.100.7")
+	peer := "198.51.100.7"
 	for _, tc := range []struct {
 		mode  string
 		prior []string
@@ -224,5 +224,31 @@ func TestRequestSizes(t *testing.T) {
 	r.Header = http.Header{"User-Agent": {"curl/7.58.0"}, "Accept": {"*/*"}}
 	if got := requestHeaderBytes(r); got != 125 {
 		t.Fatalf("requestHeaderBytes = %d, want 125", got)
+	}
+}
+
+// TestClientField: access-log field 4 and the X-Forwarded-For ip, for each
+// shape of RemoteAddr; an IPv4 client's RemoteAddr is used as it is.
+func TestClientField(t *testing.T) {
+	for _, tc := range []struct{ remote, client, ip string }{
+		{"198.51.100.7:41234", "198.51.100.7:41234", "198.51.100.7"},
+		{"[::ffff:198.51.100.7]:80", "198.51.100.7:80", "198.51.100.7"},
+		{"[2001:db8::1]:443", "2001:db8::1:443", "2001:db8::1"},
+		{"198.51.100.7:080", "198.51.100.7:80", "198.51.100.7"},
+		{"pipe", "pipe", ""},
+	} {
+		ap, _ := netip.ParseAddrPort(tc.remote)
+		client := clientField(tc.remote, ap)
+		if client != tc.client {
+			t.Errorf("clientField(%q) = %q, want %q", tc.remote, client, tc.client)
+		}
+		if ip := clientIP(client, ap); ip != tc.ip {
+			t.Errorf("clientIP(%q) = %q, want %q", client, ip, tc.ip)
+		}
+	}
+	remote := "198.51.100.7:41234"
+	ap := netip.MustParseAddrPort(remote)
+	if n := testing.AllocsPerRun(100, func() { _ = clientIP(clientField(remote, ap), ap) }); n != 0 {
+		t.Errorf("an IPv4 client costs %v allocations, want 0", n)
 	}
 }

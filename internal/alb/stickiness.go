@@ -212,6 +212,9 @@ func (tg *targetGroup) targetByAddr(addr string) *target {
 // request was already bound by one); AWSALBTG and AWSALBTGCORS on a sticky
 // weighted forward. Every cookie expires in 7 days (Expires, not Max-Age).
 func (ex *exchange) setStickyCookies(h http.Header, r *http.Request, tg *targetGroup, t *target, now time.Time) {
+	if ex.sticky.tgValue == "" && ex.sticky.kind != cookieKindLB && ex.sticky.kind != cookieKindApp {
+		return // no stickiness: no cookie, and no expiry to format
+	}
 	lb := ex.l.lb
 	exp := now.Add(stickyCookieLifetime).UTC().Format(http.TimeFormat)
 	if ex.sticky.tgValue != "" {
