@@ -142,11 +142,20 @@ func (l *albIntervalLog) write(appendLine func([]byte) []byte) error {
 	if s.closed {
 		return errClosed(s.kind)
 	}
-	now := s.now().UTC()
+	now := s.now()
+	if f := s.cur; f != nil && now.Unix() < s.curEnd {
+		// The interval of the last write: its file is live, and none
+		// of an earlier interval is (the write that made it current
+		// finished them).
+		s.line = appendLine(s.line[:0])
+		return s.writeLocked(f)
+	}
+	now = now.UTC()
 	expireALBLocked(s, now)
 	end := now.Truncate(ALBLogInterval).Add(ALBLogInterval)
 	key := end.Unix()
 	f := s.files[key]
+	s.cur, s.curEnd = nil, 0
 	if f == nil {
 		var err error
 		f, err = createLive(filepath.Join(l.dir, albPrefixedLogKey(l.prefix, l.id, end)), "")
@@ -155,6 +164,7 @@ func (l *albIntervalLog) write(appendLine func([]byte) []byte) error {
 		}
 		s.files[key] = f
 	}
+	s.cur, s.curEnd = f, key
 	s.line = appendLine(s.line[:0])
 	return s.writeLocked(f)
 }

@@ -179,6 +179,11 @@ type fileSet struct {
 	line    []byte
 	closed  bool
 	errs    []error
+	// cur is the live file the last write went to, and curEnd the end of
+	// its period (unix seconds): the next write of the same period goes
+	// straight to it. finishLocked clears it.
+	cur    *liveFile
+	curEnd int64
 
 	bg   sync.WaitGroup
 	stop chan struct{}
@@ -232,6 +237,9 @@ func (s *fileSet) finishLocked(key int64) {
 	f := s.files[key]
 	if f == nil {
 		return
+	}
+	if f == s.cur {
+		s.cur = nil
 	}
 	delete(s.files, key)
 	if err := f.close(); err != nil {
@@ -339,14 +347,19 @@ func (l *CloudFrontLog) Write(rec *CloudFrontRecord) error {
 	if rec == nil {
 		return errors.New("cloudfront log: nil record")
 	}
-	hour := rec.Time.UTC().Truncate(time.Hour)
-	key := hour.Unix()
 	s := l.set
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return errClosed(s.kind)
 	}
+	if f, sec := s.cur, rec.Time.Unix(); f != nil && sec < s.curEnd && sec >= s.curEnd-3600 {
+		// The hour of the last record: its file is live.
+		s.line = rec.AppendLine(s.line[:0])
+		return s.writeLocked(f)
+	}
+	hour := rec.Time.UTC().Truncate(time.Hour)
+	key := hour.Unix()
 	if key != s.lastKey {
 		// A record for another hour: finish the files of earlier hours.
 		// (Records of one hour, the common case, skip the scan.)
@@ -366,6 +379,7 @@ func (l *CloudFrontLog) Write(rec *CloudFrontRecord) error {
 		}
 		s.files[key] = f
 	}
+	s.cur, s.curEnd = f, key+3600
 	s.line = rec.AppendLine(s.line[:0])
 	return s.writeLocked(f)
 }

@@ -293,6 +293,10 @@ func TestALBLogLiveIntervalClose(t *testing.T) {
 	if err := l.Write(albAt("TID_b")); err != nil {
 		t.Fatal(err)
 	}
+	clock.Set(time.Date(2026, 9, 23, 7, 19, 59, 0, time.UTC)) // same interval, same file
+	if err := l.Write(albAt("TID_b2")); err != nil {
+		t.Fatal(err)
+	}
 	clock.Set(time.Date(2026, 9, 23, 23, 57, 0, 0, time.UTC))
 	if err := l.Write(albAt("TID_c")); err != nil {
 		t.Fatal(err)
@@ -321,7 +325,7 @@ func TestALBLogLiveIntervalClose(t *testing.T) {
 	for _, r := range recs {
 		ids = append(ids, r.ConnTraceID)
 	}
-	if strings.Join(ids, ",") != "TID_a,TID_b,TID_c" {
+	if strings.Join(ids, ",") != "TID_a,TID_b,TID_b2,TID_c" {
 		t.Errorf("records %v", ids)
 	}
 }
