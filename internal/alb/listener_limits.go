@@ -114,7 +114,7 @@ func (l *listener) screenRequest(ex *exchange, r *http.Request) bool {
 		status, why = StatusTooManyForwardedFor, RejectTooManyForwardedFor
 	}
 	if status == 0 {
-		if desyncCloses(lb.ops.opts.desyncMode, cls.class) || clientKeepAliveExpired(r, lb.now(), lb.ops.opts.clientKeepAlive) {
+		if desyncCloses(lb.ops.opts.desyncMode, cls.class) || clientKeepAliveExpired(r, ex.received, lb.ops.opts.clientKeepAlive) {
 			// Connection is hop-by-hop, so a forwarded response keeps it and
 			// net/http closes the client connection after the response.
 			ex.w.Header()["Connection"] = []string{"close"}

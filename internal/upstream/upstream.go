@@ -227,22 +227,15 @@ func (t *Transport) idleTimeout() time.Duration {
 // get returns an idle connection to addr, or a new one (dialed with ctx,
 // and a cancelling the dial).
 func (t *Transport) get(ctx context.Context, addr string, a *Abort) (*pconn, bool, error) {
-	idleTimeout := t.idleTimeout()
-	now := time.Now()
 	t.mu.Lock()
 	list := t.idle[addr]
-	for len(list) > 0 {
-		pc := list[len(list)-1]
-		list = list[:len(list)-1]
-		if now.Sub(pc.idleAt) < idleTimeout {
-			t.idle[addr] = list
-			t.mu.Unlock()
-			return pc, true, nil
-		}
-		_ = pc.conn.Close()
-	}
-	if t.idle != nil {
-		t.idle[addr] = list
+	if n := len(list); n > 0 {
+		// The newest: none in the pool is past the idle timeout by more
+		// than the sweep's lateness (sweepIdle).
+		pc := list[n-1]
+		t.idle[addr] = list[:n-1]
+		t.mu.Unlock()
+		return pc, true, nil
 	}
 	t.mu.Unlock()
 	c, err := t.dialAbortable(ctx, addr, a)
