@@ -17,7 +17,9 @@ type idleTimer struct {
 	last    atomic.Int64 // nanoseconds from start to the last activity
 	stopped atomic.Bool
 	fn      func()
-	t       *time.Timer
+	// t is the timer; atomic because fire, on the timer's goroutine, may
+	// in principle run before begin has stored it.
+	t atomic.Pointer[time.Timer]
 }
 
 // newIdleTimer starts an idle timer that calls fn after timeout without
@@ -32,7 +34,7 @@ func newIdleTimer(timeout time.Duration, fn func()) *idleTimer {
 // spares an allocation), as newIdleTimer does.
 func (it *idleTimer) begin(timeout time.Duration, fn func()) {
 	it.timeout, it.start, it.fn = timeout, time.Now(), fn
-	it.t = time.AfterFunc(timeout, it.fire)
+	it.t.Store(time.AfterFunc(timeout, it.fire))
 }
 
 // touch records activity now: the timeout counts again from here.
@@ -42,7 +44,7 @@ func (it *idleTimer) touch() { it.last.Store(int64(time.Since(it.start))) }
 // had started already.
 func (it *idleTimer) stop() {
 	it.stopped.Store(true)
-	it.t.Stop()
+	it.t.Load().Stop()
 }
 
 // fire calls fn if the timeout passed since the last activity, and waits
@@ -52,8 +54,10 @@ func (it *idleTimer) fire() {
 		return
 	}
 	if idle := time.Since(it.start) - time.Duration(it.last.Load()); idle < it.timeout {
-		it.t.Reset(it.timeout - idle)
-		return
+		if t := it.t.Load(); t != nil {
+			t.Reset(it.timeout - idle)
+			return
+		}
 	}
 	it.fn()
 }
