@@ -930,8 +930,8 @@ func (lc *leanConn) joinFIFO() bool {
 }
 
 // PassThroughConn is implemented by a net.Conn wrapper whose reads come
-// straight from a *net.TCPConn, holding no byte back (a Plane.Wrap that
-// only observes). The lean engine then waits for that connection's bytes,
+// straight from a *net.TCPConn, holding no byte back (a listener's wrapper
+// that only observes, as the ALB's connection tracking does). The lean engine then waits for that connection's bytes,
 // and watches it for its client going away, through its fifoWaker, as it
 // does an unwrapped one (fifo_linux.go).
 type PassThroughConn interface {
