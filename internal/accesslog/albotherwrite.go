@@ -143,7 +143,7 @@ func (l *albIntervalLog) write(appendLine func([]byte) []byte) error {
 		return errClosed(s.kind)
 	}
 	now := s.now()
-	if f := s.cur; f != nil && now.Unix() < s.curEnd {
+	if f, sec := s.cur, now.Unix(); f != nil && sec < s.curEnd && sec >= s.curEnd-int64(ALBLogInterval/time.Second) {
 		// The interval of the last write: its file is live, and none
 		// of an earlier interval is (the write that made it current
 		// finished them).
@@ -155,7 +155,6 @@ func (l *albIntervalLog) write(appendLine func([]byte) []byte) error {
 	end := now.Truncate(ALBLogInterval).Add(ALBLogInterval)
 	key := end.Unix()
 	f := s.files[key]
-	s.cur, s.curEnd = nil, 0
 	if f == nil {
 		var err error
 		f, err = createLive(filepath.Join(l.dir, albPrefixedLogKey(l.prefix, l.id, end)), "")

@@ -353,7 +353,8 @@ func (l *CloudFrontLog) Write(rec *CloudFrontRecord) error {
 	if s.closed {
 		return errClosed(s.kind)
 	}
-	if f, sec := s.cur, rec.Time.Unix(); f != nil && sec < s.curEnd && sec >= s.curEnd-3600 {
+	const hourSeconds = int64(time.Hour / time.Second)
+	if f, sec := s.cur, rec.Time.Unix(); f != nil && sec < s.curEnd && sec >= s.curEnd-hourSeconds {
 		// The hour of the last record: its file is live.
 		s.line = rec.AppendLine(s.line[:0])
 		return s.writeLocked(f)
@@ -379,7 +380,7 @@ func (l *CloudFrontLog) Write(rec *CloudFrontRecord) error {
 		}
 		s.files[key] = f
 	}
-	s.cur, s.curEnd = f, key+3600
+	s.cur, s.curEnd = f, key+hourSeconds
 	s.line = rec.AppendLine(s.line[:0])
 	return s.writeLocked(f)
 }
