@@ -80,12 +80,17 @@ func listen(t *testing.T, p serve.Plane, opt serve.Options) *serve.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	shutdownAtEnd(t, s)
+	return s
+}
+
+// shutdownAtEnd shuts s down when the test ends.
+func shutdownAtEnd(t *testing.T, s *serve.Server) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		s.Shutdown(ctx)
 	})
-	return s
 }
 
 var traceRE = regexp.MustCompile(`^TID_[0-9a-f]{32}$`)

@@ -313,11 +313,7 @@ func listenWrapped(t *testing.T, p serve.Plane, opt serve.Options) *serve.Server
 		t.Fatal(err)
 	}
 	s := serve.Serve(opaqueListener{ln}, p, opt)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-	})
+	shutdownAtEnd(t, s)
 	return s
 }
 
