@@ -80,11 +80,36 @@ func createLive(path, header string) (*liveFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("chmod log file: %w", err)
 	}
-	lf := &liveFile{path: path, f: f, w: bufio.NewWriterSize(f, 64*1024)}
+	lf := &liveFile{path: path, f: f, w: bufio.NewWriterSize(&writebackWriter{f: f}, 64*1024)}
 	if header != "" {
 		lf.w.WriteString(header)
 	}
 	return lf, nil
+}
+
+// writebackWriter writes to a live log file and, after each write, asks
+// the kernel to start writing those bytes back to disk (startWriteback).
+//
+// Why: otherwise the kernel writes a file back in one burst once its pages
+// have been dirty for 30 s (vm.dirty_expire_centisecs), and while it does, a
+// write of the log's 64 KiB buffer can block for milliseconds (on ext4,
+// waiting for its journal). A write that blocks holds the goroutine's P;
+// with one P, as kumo runs pinned to one core, every connection waits
+// until Go's sysmon takes the P back, which under steady load takes up to
+// 10 ms. In bench runs that was a 12–39 ms stall in every trial on ext4,
+// and none with the writeback started per write (bench/README.md).
+type writebackWriter struct {
+	f   *os.File
+	off int64 // bytes written so far: where the next write starts
+}
+
+func (w *writebackWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if n > 0 {
+		startWriteback(w.f, w.off, int64(n))
+		w.off += int64(n)
+	}
+	return n, err
 }
 
 // close flushes, fsyncs and closes the live file.
