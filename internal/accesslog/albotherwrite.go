@@ -157,7 +157,7 @@ func (l *albIntervalLog) write(appendLine func([]byte) []byte) error {
 	f := s.files[key]
 	if f == nil {
 		var err error
-		f, err = createLive(filepath.Join(l.dir, albPrefixedLogKey(l.prefix, l.id, end)), "")
+		f, err = s.createLive(filepath.Join(l.dir, albPrefixedLogKey(l.prefix, l.id, end)), "")
 		if err != nil {
 			return fmt.Errorf("%s log: %w", s.kind, err)
 		}

@@ -1,7 +1,6 @@
 package accesslog
 
 import (
-	"bufio"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -16,9 +15,10 @@ import (
 	"github.com/klauspost/compress/gzip"
 )
 
-// DefaultFlushInterval is how often buffered lines reach the live file when
-// LogOptions.FlushInterval is 0: a line is readable at most this long after
-// Write returns.
+// DefaultFlushInterval is how often buffered lines are handed to the
+// kernel when LogOptions.FlushInterval is 0: a line is in the live file
+// about this long after Write returns, or later if the disk makes the
+// file's previous write wait (fileWriter).
 const DefaultFlushInterval = 200 * time.Millisecond
 
 // Modes of the files and directories the log writers create.
@@ -62,8 +62,7 @@ func (o LogOptions) resolved() (func() time.Time, time.Duration, bool, *slog.Log
 // liveFile is a plain-text log file being written.
 type liveFile struct {
 	path string
-	f    *os.File
-	w    *bufio.Writer
+	w    *fileWriter
 }
 
 // createLive creates path (which must not exist) with mode 0644 and buffers
@@ -80,48 +79,16 @@ func createLive(path, header string) (*liveFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("chmod log file: %w", err)
 	}
-	lf := &liveFile{path: path, f: f, w: bufio.NewWriterSize(&writebackWriter{f: f}, 64*1024)}
+	lf := &liveFile{path: path, w: newFileWriter(f, true)}
 	if header != "" {
 		lf.w.WriteString(header)
 	}
 	return lf, nil
 }
 
-// writebackWriter writes to a live log file and, after each write, asks
-// the kernel to start writing those bytes back to disk (startWriteback).
-//
-// Why: otherwise the kernel writes a file back in one burst once its pages
-// have been dirty for 30 s (vm.dirty_expire_centisecs), and while it does, a
-// write of the log's 64 KiB buffer can block for milliseconds (on ext4,
-// waiting for its journal). A write that blocks holds the goroutine's P;
-// with one P, as kumo runs pinned to one core, every connection waits
-// until Go's sysmon takes the P back, which under steady load takes up to
-// 10 ms. In bench runs that was a 12–39 ms stall in every trial on ext4,
-// and none with the writeback started per write (bench/README.md).
-type writebackWriter struct {
-	f   *os.File
-	off int64 // bytes written so far: where the next write starts
-}
-
-func (w *writebackWriter) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
-	if n > 0 {
-		startWriteback(w.f, w.off, int64(n))
-		w.off += int64(n)
-	}
-	return n, err
-}
-
-// close flushes, fsyncs and closes the live file.
+// close writes every buffered line, fsyncs and closes the live file.
 func (lf *liveFile) close() error {
-	err := lf.w.Flush()
-	if serr := lf.f.Sync(); err == nil {
-		err = serr
-	}
-	if cerr := lf.f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := lf.w.close(); err != nil {
 		return fmt.Errorf("finish %s: %w", lf.path, err)
 	}
 	return nil
@@ -209,6 +176,8 @@ type fileSet struct {
 	// straight to it. finishLocked clears it.
 	cur    *liveFile
 	curEnd int64
+	// syncNoted: the set said its files are written synchronously.
+	syncNoted bool
 
 	bg   sync.WaitGroup
 	stop chan struct{}
@@ -256,8 +225,9 @@ func (s *fileSet) failLocked(err error) {
 	s.log.Error("access log failure", "log", s.kind, "err", err)
 }
 
-// finishLocked closes the live file of period key and gzips it in the
-// background (s.mu held).
+// finishLocked takes the live file of period key out of the set and, in
+// the background, closes it (its last writes, fsync) and gzips it (s.mu
+// held). Neither waits on the disk in the goroutine that logs.
 func (s *fileSet) finishLocked(key int64) {
 	f := s.files[key]
 	if f == nil {
@@ -267,19 +237,34 @@ func (s *fileSet) finishLocked(key int64) {
 		s.cur = nil
 	}
 	delete(s.files, key)
-	if err := f.close(); err != nil {
-		s.failLocked(err)
-		return
-	}
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
-		if err := gzipAndReplace(f.path); err != nil {
+		err := f.close()
+		if err == nil {
+			err = gzipAndReplace(f.path)
+		}
+		if err != nil {
 			s.mu.Lock()
 			s.failLocked(err)
 			s.mu.Unlock()
 		}
 	}()
+}
+
+// createLive creates a live file for the set (createLive) and says once,
+// at Warn, when its writes cannot go through io_uring.
+func (s *fileSet) createLive(path, header string) (*liveFile, error) {
+	f, err := createLive(path, header)
+	if err != nil {
+		return nil, err
+	}
+	if f.w.r == nil && !s.syncNoted {
+		s.syncNoted = true
+		s.log.Warn("access log files are written synchronously: a slow disk can delay requests",
+			"log", s.kind, "reason", f.w.ringErr)
+	}
+	return f, nil
 }
 
 // writeLocked appends s.line to the live file f (s.mu held).
@@ -288,7 +273,7 @@ func (s *fileSet) writeLocked(f *liveFile) error {
 		return fmt.Errorf("%s log: write %s: %w", s.kind, f.path, err)
 	}
 	if s.through {
-		if err := f.w.Flush(); err != nil {
+		if err := f.w.flushWait(); err != nil {
 			return fmt.Errorf("%s log: write %s: %w", s.kind, f.path, err)
 		}
 	}
@@ -399,7 +384,7 @@ func (l *CloudFrontLog) Write(rec *CloudFrontRecord) error {
 	f := s.files[key]
 	if f == nil {
 		var err error
-		f, err = createLive(filepath.Join(l.dir, cloudFrontFileName(l.dist, hour)), CloudFrontHeader)
+		f, err = s.createLive(filepath.Join(l.dir, cloudFrontFileName(l.dist, hour)), CloudFrontHeader)
 		if err != nil {
 			return fmt.Errorf("cloudfront log: %w", err)
 		}

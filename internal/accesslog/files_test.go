@@ -1,7 +1,6 @@
 package accesslog
 
 import (
-	"bytes"
 	"compress/gzip"
 	"fmt"
 	"io"
@@ -416,37 +415,4 @@ func BenchmarkCloudFrontLogWrite(b *testing.B) {
 			}
 		})
 	}
-}
-
-// TestWritebackWriter: the live file's writer writes every byte in order
-// and keeps the offset the writeback of each write starts at; starting
-// writeback on a closed file is harmless.
-func TestWritebackWriter(t *testing.T) {
-	f, err := os.Create(filepath.Join(t.TempDir(), "live.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &writebackWriter{f: f}
-	var want []byte
-	for i := range 200 {
-		chunk := []byte(strings.Repeat(string(rune('a'+i%26)), 1+i*37%5000))
-		if n, err := w.Write(chunk); err != nil || n != len(chunk) {
-			t.Fatalf("write %d: %d, %v", i, n, err)
-		}
-		want = append(want, chunk...)
-		if w.off != int64(len(want)) {
-			t.Fatalf("after write %d: offset %d, want %d", i, w.off, len(want))
-		}
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile(f.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("file holds %d bytes, want the %d written", len(got), len(want))
-	}
-	startWriteback(f, 0, 1)
 }

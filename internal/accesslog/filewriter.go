@@ -1,0 +1,205 @@
+package accesslog
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// logChunk is how many buffered bytes make a live file's writer hand them
+// to the kernel. The background flusher hands over smaller remainders.
+const logChunk = 64 * 1024
+
+// maxPending is how many bytes a live file's writer buffers while its
+// previous write is still in the kernel. Past it, Write waits for that
+// write: the log slows the requests down rather than lose lines or grow
+// without bound. At 64 MB/s of log lines it holds a quarter of a second.
+const maxPending = 16 << 20
+
+// fileWriter is a live log file's buffered writer. With an io_uring ring
+// (Linux), a write to the file is submitted and Write returns: the kernel
+// writes on one of its io-wq threads, and a write that the disk makes wait
+// (on ext4, its journal during writeback) blocks that thread, never the
+// goroutine that logs and the P it holds. One write is in flight at a
+// time; lines logged meanwhile gather in buf and go in the next one, so
+// the file receives them in order. Without a ring (not Linux, or io_uring
+// forbidden, as in some container profiles) every chunk is written
+// synchronously and its writeback started at once (startWriteback).
+// Not safe for concurrent use: the fileSet's lock guards it.
+type fileWriter struct {
+	f  *os.File
+	fd int
+	r  *ring // nil: synchronous writes
+	// buf holds the lines not yet handed to the kernel.
+	buf []byte
+	// out is the write in flight (busy), of which the kernel wrote sent
+	// bytes so far. It must stay unchanged until its completion: the
+	// kernel reads it.
+	out  []byte
+	sent int
+	busy bool
+	// off is the synchronous writer's file offset, where the writeback of
+	// its next write starts.
+	off int64
+	// err is the first failure; the writer writes nothing after it.
+	err error
+	// ringErr says why writes are synchronous, when r is nil.
+	ringErr error
+}
+
+// newFileWriter returns f's writer, with an io_uring ring when the system
+// gives one and useRing is set.
+func newFileWriter(f *os.File, useRing bool) *fileWriter {
+	w := &fileWriter{f: f, fd: int(f.Fd()), buf: make([]byte, 0, logChunk)}
+	if !useRing {
+		w.ringErr = fmt.Errorf("io_uring not used")
+		return w
+	}
+	w.r, w.ringErr = newRing()
+	return w
+}
+
+// Write buffers p and hands a full chunk to the kernel.
+func (w *fileWriter) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	w.buf = append(w.buf, p...)
+	if len(w.buf) >= logChunk {
+		w.send()
+		for len(w.buf) >= maxPending && w.busy && w.err == nil {
+			w.waitOne()
+			w.send()
+		}
+	}
+	return len(p), w.err
+}
+
+// WriteString is Write for a string.
+func (w *fileWriter) WriteString(s string) (int, error) { return w.Write([]byte(s)) }
+
+// Flush hands every buffered byte to the kernel: written at once without a
+// ring; with one, submitted now, or right after the write in flight.
+func (w *fileWriter) Flush() error {
+	w.send()
+	return w.err
+}
+
+// flushWait hands every buffered byte to the kernel and waits until the
+// file has them all.
+func (w *fileWriter) flushWait() error {
+	for w.err == nil {
+		w.send()
+		if !w.busy {
+			break
+		}
+		w.waitOne()
+	}
+	return w.err
+}
+
+// send takes the completions there are and, if no write is in flight,
+// hands buf to the kernel.
+func (w *fileWriter) send() {
+	if w.r == nil {
+		if len(w.buf) > 0 {
+			w.writeSync(w.buf)
+			w.buf = w.buf[:0]
+		}
+		return
+	}
+	w.reap()
+	if w.busy || len(w.buf) == 0 || w.err != nil {
+		return
+	}
+	w.out, w.buf, w.sent = w.buf, w.out[:0], 0
+	w.submit()
+}
+
+// submit hands out[sent:] to the ring.
+func (w *fileWriter) submit() {
+	if err := w.r.submitWrite(w.fd, w.out[w.sent:], w.off); err != nil {
+		w.dropRing(err)
+		w.writeSync(w.out[w.sent:])
+		return
+	}
+	w.busy = true
+}
+
+// reap takes the completions there are: the writeback starts (whose
+// result does not matter: at worst the kernel writes those pages back
+// later, on its own schedule) and the write in flight, whose short write
+// it resubmits the rest of.
+func (w *fileWriter) reap() {
+	for {
+		what, res, ok := w.r.reap()
+		if !ok {
+			return
+		}
+		if what != ringWrite {
+			continue
+		}
+		w.busy = false
+		switch {
+		case res < 0:
+			// The kernel's write failed; the same write made synchronously
+			// either succeeds (a ring-only limitation) or reports the error.
+			w.writeSync(w.out[w.sent:])
+		case res == 0:
+			w.err = fmt.Errorf("write %s: %w", w.f.Name(), io.ErrShortWrite)
+		default:
+			w.sent += int(res)
+			w.off += int64(res)
+			if w.sent < len(w.out) {
+				w.submit()
+			}
+		}
+	}
+}
+
+// waitOne waits until the write in flight completes, and takes it.
+func (w *fileWriter) waitOne() {
+	for w.busy && w.err == nil {
+		if err := w.r.wait(); err != nil {
+			// Without a completion to wait for, the write in flight cannot
+			// be known to be done: that is a failure, not a fallback.
+			w.err = fmt.Errorf("write %s: %w", w.f.Name(), err)
+			return
+		}
+		w.reap()
+	}
+}
+
+// dropRing makes every later write synchronous after the ring failed.
+func (w *fileWriter) dropRing(err error) {
+	w.r.close()
+	w.r, w.ringErr, w.busy = nil, err, false
+}
+
+// writeSync writes p to the file now, and starts its writeback.
+func (w *fileWriter) writeSync(p []byte) {
+	n, err := w.f.Write(p)
+	if n > 0 {
+		startWriteback(w.f, w.off, int64(n))
+		w.off += int64(n)
+	}
+	if err != nil && w.err == nil {
+		w.err = err // an *os.PathError: it names the file
+	}
+}
+
+// close writes everything, fsyncs and closes the file and its ring.
+func (w *fileWriter) close() error {
+	err := w.flushWait()
+	if w.r != nil && !w.busy {
+		w.r.close()
+		w.r = nil
+	}
+	if serr := w.f.Sync(); err == nil && serr != nil {
+		err = fmt.Errorf("fsync %s: %w", w.f.Name(), serr)
+	}
+	if cerr := w.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close %s: %w", w.f.Name(), cerr)
+	}
+	return err
+}
