@@ -5,16 +5,36 @@ import (
 	"time"
 )
 
+// activity is when bytes last moved, for an idle timeout (alb.md §2.4):
+// touch only records the time on the monotonic clock, and whoever enforces
+// the timeout (idleTimer, or the target's idle sweep for an exchange,
+// targetExt.sweepIdle) looks at it when its timer fires.
+type activity struct {
+	start time.Time    // the monotonic origin of last
+	last  atomic.Int64 // nanoseconds from start to the last activity
+}
+
+// begin starts counting from now (the zero activity, or one reused).
+func (a *activity) begin(now time.Time) {
+	a.start = now
+	a.last.Store(0)
+}
+
+// touch records activity now: the timeout counts again from here.
+func (a *activity) touch() { a.last.Store(int64(time.Since(a.start))) }
+
+// idleFor is how long nothing has moved, at now.
+func (a *activity) idleFor(now time.Time) time.Duration {
+	return now.Sub(a.start) - time.Duration(a.last.Load())
+}
+
 // idleTimer calls its function when nothing moved for the timeout: the
-// load balancer's idle timeout over one exchange with a target, or over a
-// WebSocket relay (alb.md §2.4). Activity (touch) only records the time on
-// the monotonic clock; the timer, when it fires, looks at that time and
-// waits again for the rest. An exchange that moves bytes thus pays no
-// timer reset per read, only one timer for its whole life.
+// load balancer's idle timeout over a WebSocket relay (alb.md §2.4). The
+// timer, when it fires, looks at the activity and waits again for the
+// rest, so a relay that moves bytes pays no timer reset per read.
 type idleTimer struct {
+	activity
 	timeout time.Duration
-	start   time.Time    // the monotonic origin of last
-	last    atomic.Int64 // nanoseconds from start to the last activity
 	stopped atomic.Bool
 	fn      func()
 	// t is the timer; atomic because fire, on the timer's goroutine, may
@@ -33,12 +53,10 @@ func newIdleTimer(timeout time.Duration, fn func()) *idleTimer {
 // begin starts the zero idleTimer it (one kept in a larger struct, which
 // spares an allocation), as newIdleTimer does.
 func (it *idleTimer) begin(timeout time.Duration, fn func()) {
-	it.timeout, it.start, it.fn = timeout, time.Now(), fn
+	it.timeout, it.fn = timeout, fn
+	it.activity.begin(time.Now())
 	it.t.Store(time.AfterFunc(timeout, it.fire))
 }
-
-// touch records activity now: the timeout counts again from here.
-func (it *idleTimer) touch() { it.last.Store(int64(time.Since(it.start))) }
 
 // stop stops the timer: fn is not called after stop returns, unless it
 // had started already.
@@ -53,7 +71,7 @@ func (it *idleTimer) fire() {
 	if it.stopped.Load() {
 		return
 	}
-	if idle := time.Since(it.start) - time.Duration(it.last.Load()); idle < it.timeout {
+	if idle := it.idleFor(time.Now()); idle < it.timeout {
 		if t := it.t.Load(); t != nil {
 			t.Reset(it.timeout - idle)
 			return

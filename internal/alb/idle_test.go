@@ -81,3 +81,74 @@ func TestTargetTrickleOutlivesIdleTimeout(t *testing.T) {
 		t.Fatalf("status %d, body %q; want 200 and %d bytes", resp.StatusCode, body, n)
 	}
 }
+
+// TestIdleSweep: the target's one sweep timer ends an exchange in flight
+// that moved nothing for its idle timeout, no sooner, and not one that
+// keeps moving or is relaying a WebSocket; with nothing left to watch it
+// disarms, and the next exchange tracked arms it again.
+func TestIdleSweep(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	var x targetExt
+	track := func() *exchange {
+		ex := &exchange{idleTimeout: timeout}
+		ex.moved.begin(time.Now())
+		if !x.track(ex) {
+			t.Fatal("track refused an exchange")
+		}
+		return ex
+	}
+	ended := func(ex *exchange) bool { return ex.abort.Cause() != nil }
+	// waitEnd touches each of moving until ex ends, and says when it did
+	// and when it last touched them (at most when they last moved).
+	var lastTouch time.Time
+	waitEnd := func(ex *exchange, moving ...*exchange) time.Time {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !ended(ex); time.Sleep(timeout / 20) {
+			if time.Now().After(deadline) {
+				t.Fatal("an idle exchange was never ended")
+			}
+			lastTouch = time.Now()
+			for _, m := range moving {
+				m.moved.touch()
+			}
+		}
+		return time.Now()
+	}
+
+	start := time.Now()
+	idle, busy, relay := track(), track(), track()
+	relay.relaying.Store(true)
+	if at := waitEnd(idle, busy); at.Sub(start) < timeout {
+		t.Fatalf("ended after %v, before the idle timeout", at.Sub(start))
+	}
+	if cause := idle.abort.Cause(); cause != errIdleTimeout {
+		t.Fatalf("ended for %v, want the idle timeout", cause)
+	}
+	if ended(busy) || ended(relay) {
+		t.Fatal("an exchange that moved, or a relay, was ended")
+	}
+	stopped := lastTouch
+	if at := waitEnd(busy); at.Sub(stopped) < timeout {
+		t.Fatalf("the busy exchange ended %v after it last moved, before the idle timeout", at.Sub(stopped))
+	}
+	for _, ex := range []*exchange{idle, busy, relay} {
+		x.untrack(ex)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(timeout / 20) {
+		x.drainMu.Lock()
+		swept := x.swept
+		x.drainMu.Unlock()
+		if !swept {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sweep stayed armed with nothing in flight")
+		}
+	}
+	if ended(relay) {
+		t.Fatal("the relay was ended")
+	}
+	again := track()
+	waitEnd(again)
+	x.untrack(again)
+}

@@ -201,9 +201,13 @@ type exchange struct {
 	// drainPrev and drainNext link the exchanges in flight to one target
 	// (targetExt.track).
 	drainPrev, drainNext *exchange
-	// idle ends the exchange with the target after the idle timeout
-	// without bytes moving (forward).
-	idle idleTimer
+	// moved is when bytes last moved between the client and the target;
+	// the target's idle sweep (targetExt.sweepIdle) ends the exchange
+	// after idleTimeout without any, unless relaying (a WebSocket relay
+	// has its own idle timer).
+	moved       activity
+	idleTimeout time.Duration
+	relaying    atomic.Bool
 }
 
 // ServeHTTP serves one client request: rule matching, the action, and the
@@ -216,10 +220,11 @@ func (l *listener) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	rec.RequestCreationTime = ex.received
 	rec.RequestProcessingTime, rec.TargetProcessingTime, rec.ResponseProcessingTime = notMeasured, notMeasured, notMeasured
 	ex.reqBytes = requestHeaderBytes(r)
-	peerAddr := peerAddrPort(r)
+	ci := serve.ConnInfoFrom(r.Context())
+	peerAddr := peerAddrPort(r, ci)
 	peer := peerAddr.Addr()
-	l.fillRequestFields(rec, r, peerAddr)
-	l.plainRequestSeen(serve.ConnInfoFrom(r.Context()))
+	l.fillRequestFields(rec, r, peerAddr, ci)
+	l.plainRequestSeen(ci)
 	rec.TraceID = traceHeader(r.Header["X-Amzn-Trace-Id"], ex.received, ex.reqBytes)
 	if l.screenRequest(ex, r) {
 		return
@@ -344,15 +349,14 @@ func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.AddrPor
 		defer cancel(nil)
 		ex.cancel = cancel
 	}
-	idle := &ex.idle
-	idle.begin(lb.idleTimeout, ex.idleTimedOut)
-	defer idle.stop()
+	ex.moved.begin(time.Now())
+	ex.idleTimeout = lb.idleTimeout
 	if t.ext.track(ex) {
 		defer t.ext.untrack(ex)
 	} else {
 		ex.deregistrationDelayExpired()
 	}
-	ex.body.idle = idle
+	ex.body.moved = &ex.moved
 
 	var resp *http.Response
 	var err error
@@ -381,10 +385,11 @@ func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.AddrPor
 		return
 	}
 	defer resp.Body.Close()
-	idle.touch()
+	ex.moved.touch()
 	rec.TargetStatus = resp.StatusCode
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		ex.relayUpgrade(r, resp, idle) // websocket.go
+		ex.relaying.Store(true)  // the relay runs its own idle timer over both directions
+		ex.relayUpgrade(r, resp) // websocket.go
 		return
 	}
 
@@ -395,7 +400,7 @@ func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.AddrPor
 	ex.w.WriteHeader(resp.StatusCode)
 	flush := resp.ContentLength == -1
 	bufp := lb.bufs.Get().(*[]byte)
-	rerr, werr := copyBody(&ex.w, resp.Body, *bufp, flush, idle)
+	rerr, werr := copyBody(&ex.w, resp.Body, *bufp, flush, &ex.moved)
 	lb.bufs.Put(bufp)
 	if rerr != nil || werr != nil {
 		lb.log.Debug("alb: response body interrupted", "target", t.model.Addr, "read_error", rerr, "write_error", werr)
@@ -443,13 +448,13 @@ func nonNegative(d time.Duration) time.Duration {
 	return d
 }
 
-// copyBody streams the target's body to the client, touching the idle
-// timer on every read; flush pushes each chunk out for unsized bodies.
-func copyBody(w *responseCounter, body io.Reader, buf []byte, flush bool, idle *idleTimer) (rerr, werr error) {
+// copyBody streams the target's body to the client, touching moved on
+// every read; flush pushes each chunk out for unsized bodies.
+func copyBody(w *responseCounter, body io.Reader, buf []byte, flush bool, moved *activity) (rerr, werr error) {
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {
-			idle.touch()
+			moved.touch()
 			if _, werr = w.Write(buf[:n]); werr != nil {
 				return nil, werr
 			}
@@ -492,13 +497,13 @@ func (ex *exchange) finish(r *http.Request) {
 }
 
 // fillRequestFields fills the record's request-derived fields.
-func (l *listener) fillRequestFields(rec *accesslog.ALBRecord, r *http.Request, peer netip.AddrPort) {
+func (l *listener) fillRequestFields(rec *accesslog.ALBRecord, r *http.Request, peer netip.AddrPort, ci *serve.ConnInfo) {
 	rec.ELB = l.lb.lb.FullName
 	rec.Type = logType(l.https, r)
 	rec.Client = clientField(r.RemoteAddr, peer)
 	rec.Request = requestField(r, l.scheme, l.port)
 	rec.UserAgent = userAgentField(r.Header.Get("User-Agent"))
-	if ci := serve.ConnInfoFrom(r.Context()); ci != nil {
+	if ci != nil {
 		rec.ConnTraceID = ci.TraceID
 	}
 	if l.tls != nil && r.TLS != nil {
@@ -580,7 +585,17 @@ func userAgentField(ua string) string {
 	return ua
 }
 
-func peerAddrPort(r *http.Request) netip.AddrPort {
+// peerAddrPort is the client's address and port: the accepted connection's
+// own when serve's ConnInfo has a TCP address (no parsing per request),
+// otherwise RemoteAddr parsed. An IPv4 peer is IPv4, as RemoteAddr writes
+// it.
+func peerAddrPort(r *http.Request, ci *serve.ConnInfo) netip.AddrPort {
+	if ci != nil {
+		if ta, ok := ci.Remote.(*net.TCPAddr); ok {
+			ap := ta.AddrPort()
+			return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		}
+	}
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return netip.AddrPort{}
@@ -727,19 +742,19 @@ func copyResponseHeaders(dst, src http.Header) {
 }
 
 // countingBody counts the request body bytes read towards the target; each
-// read also touches the idle timer (bytes are flowing).
+// read also touches the exchange's activity (bytes are flowing).
 type countingBody struct {
-	r    io.ReadCloser
-	n    atomic.Int64
-	idle *idleTimer
+	r     io.ReadCloser
+	n     atomic.Int64
+	moved *activity
 }
 
 func (c *countingBody) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	if n > 0 {
 		c.n.Add(int64(n))
-		if c.idle != nil {
-			c.idle.touch()
+		if c.moved != nil {
+			c.moved.touch()
 		}
 	}
 	return n, err

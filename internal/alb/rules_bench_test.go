@@ -39,7 +39,7 @@ func BenchmarkMatchRule(b *testing.B) {
 			r.Host = tc.host
 			r.RemoteAddr = "127.0.0.1:5"
 			r.Header.Set("User-Agent", "curl/8.0")
-			peer := peerAddrPort(r).Addr()
+			peer := peerAddrPort(r, nil).Addr()
 			if got := l.matchRule(r, peer).priority; got != tc.want {
 				b.Fatalf("matched priority %d, want %d", got, tc.want)
 			}

@@ -1,6 +1,7 @@
 package alb
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/kumo-dev/kumo/internal/accesslog"
 	"github.com/kumo-dev/kumo/internal/model"
+	"github.com/kumo-dev/kumo/internal/serve"
 )
 
 func fixed(status int, body string) []*model.Action {
@@ -69,7 +71,7 @@ func TestRuleMatching(t *testing.T) {
 			for k, v := range tc.hdr {
 				r.Header.Set(k, v)
 			}
-			got := l.matchRule(r, peerAddrPort(r).Addr()).priority
+			got := l.matchRule(r, peerAddrPort(r, nil).Addr()).priority
 			if got != tc.want {
 				t.Fatalf("matched priority %d, want %d", got, tc.want)
 			}
@@ -224,6 +226,28 @@ func TestRequestSizes(t *testing.T) {
 	r.Header = http.Header{"User-Agent": {"curl/7.58.0"}, "Accept": {"*/*"}}
 	if got := requestHeaderBytes(r); got != 125 {
 		t.Fatalf("requestHeaderBytes = %d, want 125", got)
+	}
+}
+
+// TestPeerAddrPort: the address taken from the connection's ConnInfo is
+// the one RemoteAddr parses to, for an IPv4 peer in Go's 16-byte form, an
+// IPv6 peer and one with a zone.
+func TestPeerAddrPort(t *testing.T) {
+	for _, a := range []*net.TCPAddr{
+		{IP: net.ParseIP("192.0.2.7"), Port: 50123},
+		{IP: net.ParseIP("192.0.2.7").To4(), Port: 1},
+		{IP: net.ParseIP("2001:db8::1"), Port: 443},
+		{IP: net.ParseIP("fe80::1"), Port: 8080, Zone: "eth0"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = a.String()
+		want := peerAddrPort(r, nil)
+		if !want.IsValid() {
+			t.Fatalf("%s: RemoteAddr does not parse", a)
+		}
+		if got := peerAddrPort(r, &serve.ConnInfo{Remote: a}); got != want {
+			t.Errorf("%s: from ConnInfo %v, from RemoteAddr %v", a, got, want)
+		}
 	}
 }
 

@@ -68,6 +68,12 @@ type targetExt struct {
 	drainMu   sync.Mutex
 	exchanges *exchange
 	drained   bool
+	// sweep ends the exchanges in flight that moved nothing for their idle
+	// timeout (sweepIdle); it is armed (swept) while any is in flight.
+	// One timer per target replaces one per exchange, which cost a timer
+	// start and stop on every request. Under drainMu.
+	sweep *time.Timer
+	swept bool
 }
 
 // track adds ex to the exchanges in flight; it reports false, adding
@@ -83,7 +89,43 @@ func (x *targetExt) track(ex *exchange) bool {
 		x.exchanges.drainPrev = ex
 	}
 	x.exchanges = ex
+	if !x.swept {
+		// No exchange in flight has a deadline before ex's.
+		x.swept = true
+		if x.sweep == nil {
+			x.sweep = time.AfterFunc(ex.idleTimeout, x.sweepIdle)
+		} else {
+			x.sweep.Reset(ex.idleTimeout)
+		}
+	}
 	return true
+}
+
+// sweepIdle ends every exchange in flight that moved nothing for its idle
+// timeout (idleTimedOut; alb.md §2.4), and arms the sweep again for the
+// first of the others to come due, or leaves it unarmed if there is none.
+// An exchange thus ends exactly at its timeout, as with a timer of its own.
+func (x *targetExt) sweepIdle() {
+	x.drainMu.Lock()
+	defer x.drainMu.Unlock()
+	now := time.Now()
+	next := time.Duration(-1)
+	for ex := x.exchanges; ex != nil; ex = ex.drainNext {
+		if ex.relaying.Load() {
+			continue
+		}
+		left := ex.idleTimeout - ex.moved.idleFor(now)
+		if left <= 0 {
+			ex.idleTimedOut() // once ended, ending again does nothing
+			continue
+		}
+		if next < 0 || left < next {
+			next = left
+		}
+	}
+	if x.swept = next >= 0; x.swept {
+		x.sweep.Reset(next)
+	}
 }
 
 // untrack removes ex, added by track.

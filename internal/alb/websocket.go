@@ -43,9 +43,8 @@ func passUpgrade(out, in *http.Request) {
 // either side closes or nothing moves for the idle timeout; the single
 // access-log entry, type ws or wss, is written when the connection closes,
 // with the whole connection's byte counts.
-func (ex *exchange) relayUpgrade(r *http.Request, resp *http.Response, idle *idleTimer) {
+func (ex *exchange) relayUpgrade(r *http.Request, resp *http.Response) {
 	lb := ex.l.lb
-	idle.stop() // the relay runs its own idle timer over both directions
 	rec := &ex.rec
 	rec.Type = "ws"
 	if ex.l.https {
