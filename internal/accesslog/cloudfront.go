@@ -174,17 +174,139 @@ func appendCFSeconds(dst []byte, d time.Duration) []byte {
 // Status 0 is "000"; the -1 conventions of the record are "-". It allocates
 // only when dst must grow.
 func (r *CloudFrontRecord) AppendLine(dst []byte) []byte {
+	return (*CloudFrontLineCache)(nil).Append(dst, r)
+}
+
+// CloudFrontLineCache appends CloudFront log lines as AppendLine does, byte
+// for byte, reusing what the last line it wrote had in common with the
+// next: the date and time while the second is the same, and each run of
+// fields that, for the traffic of one object, repeats from request to
+// request (method to x-edge-result-type, host to cs-bytes, and so on)
+// while the fields that differ per request (client address, request id,
+// timings) are written afresh. A run is reused only when all of its
+// values are equal to the ones it was written from, which the cache keeps
+// copies of: a record's strings may point into buffers reused after the
+// call. The zero value is ready; a nil cache reuses nothing. Not safe for
+// concurrent use.
+type CloudFrontLineCache struct {
+	sec  int64  // the unix second of when
+	when []byte // "YYYY-MM-DD\tHH:MM:SS\t" of sec; empty before the first line
+	runs [5]lineRun
+}
+
+// lineRun is one run of fields as last written: its text (separators
+// included) and copies of the values it was written from.
+type lineRun struct {
+	text []byte
+	strs []byte // the string values, back to back
+	ends []int  // where each string value ends in strs
+	nums []int64
+	ok   bool
+}
+
+// same reports whether nums and strs are the values lr was written from.
+func (lr *lineRun) same(nums []int64, strs []string) bool {
+	if !lr.ok || len(nums) != len(lr.nums) || len(strs) != len(lr.ends) {
+		return false
+	}
+	for i, n := range nums {
+		if lr.nums[i] != n {
+			return false
+		}
+	}
+	from := 0
+	for i, v := range strs {
+		if string(lr.strs[from:lr.ends[i]]) != v {
+			return false
+		}
+		from = lr.ends[i]
+	}
+	return true
+}
+
+// remember keeps text as the run written from nums and strs.
+func (lr *lineRun) remember(nums []int64, strs []string, text []byte) {
+	lr.text = append(lr.text[:0], text...)
+	lr.nums = append(lr.nums[:0], nums...)
+	lr.strs, lr.ends = lr.strs[:0], lr.ends[:0]
+	for _, v := range strs {
+		lr.strs = append(lr.strs, v...)
+		lr.ends = append(lr.ends, len(lr.strs))
+	}
+	lr.ok = true
+}
+
+// run appends run i of r's line: the text kept from the last line when
+// nums and strs, its values, are the same, otherwise what format appends.
+func (c *CloudFrontLineCache) run(i int, dst []byte, r *CloudFrontRecord, format func([]byte, *CloudFrontRecord) []byte, nums []int64, strs ...string) []byte {
+	if c == nil {
+		return format(dst, r)
+	}
+	lr := &c.runs[i]
+	if lr.same(nums, strs) {
+		return append(dst, lr.text...)
+	}
+	from := len(dst)
+	dst = format(dst, r)
+	lr.remember(nums, strs, dst[from:])
+	return dst
+}
+
+// Append appends r as one CloudFront standard log line, exactly as
+// r.AppendLine(dst) would.
+func (c *CloudFrontLineCache) Append(dst []byte, r *CloudFrontRecord) []byte {
 	t := r.Time.UTC()
+	switch {
+	case c == nil:
+		dst = appendWhen(dst, t)
+	case len(c.when) > 0 && t.Unix() == c.sec:
+		dst = append(dst, c.when...)
+	default:
+		from := len(dst)
+		dst = appendWhen(dst, t)
+		c.sec, c.when = t.Unix(), append(c.when[:0], dst[from:]...)
+	}
+	dst = c.run(0, dst, r, appendCFEdge, []int64{r.SCBytes}, r.EdgeLocation)
+	dst = EscapeCloudFront(dst, r.ClientIP)
+	dst = append(dst, '\t')
+	dst = c.run(1, dst, r, appendCFRequest, []int64{int64(r.Status)},
+		r.Method, r.Host, r.URIStem, r.Referer, r.UserAgent, r.URIQuery, r.Cookie, r.ResultType)
+	dst = EscapeCloudFront(dst, r.RequestID)
+	dst = append(dst, '\t')
+	dst = c.run(2, dst, r, appendCFHostHeader, []int64{r.CSBytes}, r.HostHeader, r.Protocol)
+	dst = appendCFSeconds(dst, r.TimeTaken)
+	dst = append(dst, '\t')
+	dst = c.run(3, dst, r, appendCFProtocol, []int64{int64(r.FLEEncryptedFields)},
+		r.ForwardedFor, r.SSLProtocol, r.SSLCipher, r.ResponseResultType, r.ProtocolVersion, r.FLEStatus)
+	dst = strconv.AppendInt(dst, int64(r.ClientPort), 10)
+	dst = append(dst, '\t')
+	dst = appendCFSeconds(dst, r.TimeToFirstByte)
+	dst = append(dst, '\t')
+	return c.run(4, dst, r, appendCFContent, []int64{r.ContentLen, r.RangeStart, r.RangeEnd},
+		r.DetailedResultType, r.ContentType)
+}
+
+// appendWhen appends fields 1 and 2, date and time (t in UTC), each with
+// its TAB.
+func appendWhen(dst []byte, t time.Time) []byte {
 	dst = appendDate(dst, t)
 	dst = append(dst, '\t')
 	dst = appendClock(dst, t)
-	dst = append(dst, '\t')
+	return append(dst, '\t')
+}
+
+// appendCFEdge appends fields 3–4, x-edge-location and sc-bytes, each with
+// its TAB.
+func appendCFEdge(dst []byte, r *CloudFrontRecord) []byte {
 	dst = EscapeCloudFront(dst, r.EdgeLocation)
 	dst = append(dst, '\t')
 	dst = strconv.AppendInt(dst, r.SCBytes, 10)
-	dst = append(dst, '\t')
-	dst = EscapeCloudFront(dst, r.ClientIP)
-	dst = append(dst, '\t')
+	return append(dst, '\t')
+}
+
+// appendCFRequest appends fields 6–14, cs-method to x-edge-result-type,
+// each with its TAB.
+func appendCFRequest(dst []byte, r *CloudFrontRecord) []byte {
 	dst = EscapeCloudFront(dst, r.Method)
 	dst = append(dst, '\t')
 	dst = EscapeCloudFront(dst, r.Host)
@@ -202,17 +324,23 @@ func (r *CloudFrontRecord) AppendLine(dst []byte) []byte {
 	dst = EscapeCloudFront(dst, r.Cookie)
 	dst = append(dst, '\t')
 	dst = EscapeCloudFront(dst, r.ResultType)
-	dst = append(dst, '\t')
-	dst = EscapeCloudFront(dst, r.RequestID)
-	dst = append(dst, '\t')
+	return append(dst, '\t')
+}
+
+// appendCFHostHeader appends fields 16–18, x-host-header, cs-protocol and
+// cs-bytes, each with its TAB.
+func appendCFHostHeader(dst []byte, r *CloudFrontRecord) []byte {
 	dst = EscapeCloudFront(dst, r.HostHeader)
 	dst = append(dst, '\t')
 	dst = EscapeCloudFront(dst, r.Protocol)
 	dst = append(dst, '\t')
 	dst = appendCFDash(dst, r.CSBytes)
-	dst = append(dst, '\t')
-	dst = appendCFSeconds(dst, r.TimeTaken)
-	dst = append(dst, '\t')
+	return append(dst, '\t')
+}
+
+// appendCFProtocol appends fields 20–26, x-forwarded-for to
+// fle-encrypted-fields, each with its TAB.
+func appendCFProtocol(dst []byte, r *CloudFrontRecord) []byte {
 	dst = EscapeCloudFront(dst, r.ForwardedFor)
 	dst = append(dst, '\t')
 	dst = EscapeCloudFront(dst, r.SSLProtocol)
@@ -226,11 +354,12 @@ func (r *CloudFrontRecord) AppendLine(dst []byte) []byte {
 	dst = EscapeCloudFront(dst, r.FLEStatus)
 	dst = append(dst, '\t')
 	dst = appendCFDash(dst, int64(r.FLEEncryptedFields))
-	dst = append(dst, '\t')
-	dst = strconv.AppendInt(dst, int64(r.ClientPort), 10)
-	dst = append(dst, '\t')
-	dst = appendCFSeconds(dst, r.TimeToFirstByte)
-	dst = append(dst, '\t')
+	return append(dst, '\t')
+}
+
+// appendCFContent appends fields 29–33, x-edge-detailed-result-type to
+// sc-range-end, and the line's newline.
+func appendCFContent(dst []byte, r *CloudFrontRecord) []byte {
 	dst = EscapeCloudFront(dst, r.DetailedResultType)
 	dst = append(dst, '\t')
 	dst = EscapeCloudFront(dst, r.ContentType)

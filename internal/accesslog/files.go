@@ -330,6 +330,7 @@ func albRandom() string { return strings.ToLower(randomID(8)) }
 type CloudFrontLog struct {
 	dir, dist string
 	set       *fileSet
+	lines     CloudFrontLineCache // under set.mu
 }
 
 // OpenCloudFrontLog starts a CloudFront log for distributionID in dir
@@ -366,7 +367,7 @@ func (l *CloudFrontLog) Write(rec *CloudFrontRecord) error {
 	const hourSeconds = int64(time.Hour / time.Second)
 	if f, sec := s.cur, rec.Time.Unix(); f != nil && sec < s.curEnd && sec >= s.curEnd-hourSeconds {
 		// The hour of the last record: its file is live.
-		s.line = rec.AppendLine(s.line[:0])
+		s.line = l.lines.Append(s.line[:0], rec)
 		return s.writeLocked(f)
 	}
 	hour := rec.Time.UTC().Truncate(time.Hour)
@@ -391,7 +392,7 @@ func (l *CloudFrontLog) Write(rec *CloudFrontRecord) error {
 		s.files[key] = f
 	}
 	s.cur, s.curEnd = f, key+hourSeconds
-	s.line = rec.AppendLine(s.line[:0])
+	s.line = l.lines.Append(s.line[:0], rec)
 	return s.writeLocked(f)
 }
 

@@ -1,11 +1,13 @@
 package accesslog
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // dashToEmpty returns a copy of *p with every string field that is exactly
@@ -113,6 +115,50 @@ func FuzzCloudFrontEscapeRoundTrip(f *testing.F) {
 		}
 		if got := UnescapeCloudFront(e); got != want {
 			t.Fatalf("UnescapeCloudFront(EscapeCloudFront(%q)) = %q", s, got)
+		}
+	})
+}
+
+// FuzzCloudFrontLineCache: over any sequence of records, each drawn from a
+// few values per field so that runs repeat and change in every
+// combination, CloudFrontLineCache.Append writes what AppendLine writes,
+// byte for byte.
+func FuzzCloudFrontLineCache(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 1, 1, 1, 2, 0, 3})
+	f.Add([]byte("some longer sequence of choices\x00\xff\x10"))
+	f.Fuzz(func(t *testing.T, choices []byte) {
+		strs := []string{"", "-", "a b", "GET", "x\ty", "%41", "NRT57-C3", "\xff"}
+		nums := []int64{-1, 0, 1, 1024, 1 << 40}
+		var c CloudFrontLineCache
+		next := func() byte {
+			if len(choices) == 0 {
+				return 0
+			}
+			b := choices[0]
+			choices = choices[1:]
+			return b
+		}
+		str := func() string { return strs[int(next())%len(strs)] }
+		num := func() int64 { return nums[int(next())%len(nums)] }
+		base := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
+		for range 64 {
+			if len(choices) == 0 {
+				return
+			}
+			r := &CloudFrontRecord{
+				Time:         base.Add(time.Duration(next()%3) * time.Second),
+				EdgeLocation: str(), SCBytes: num(), ClientIP: str(), Method: str(), Host: str(),
+				URIStem: str(), Status: int(num()), Referer: str(), UserAgent: str(), URIQuery: str(),
+				Cookie: str(), ResultType: str(), RequestID: str(), HostHeader: str(), Protocol: str(),
+				CSBytes: num(), TimeTaken: time.Duration(num()), ForwardedFor: str(), SSLProtocol: str(),
+				SSLCipher: str(), ResponseResultType: str(), ProtocolVersion: str(), FLEStatus: str(),
+				FLEEncryptedFields: int(num()), ClientPort: int(num()), TimeToFirstByte: time.Duration(num()),
+				DetailedResultType: str(), ContentType: str(), ContentLen: num(), RangeStart: num(), RangeEnd: num(),
+			}
+			got, want := c.Append(nil, r), r.AppendLine(nil)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("cached line\n%q\nwant\n%q", got, want)
+			}
 		}
 	})
 }
