@@ -104,7 +104,9 @@ const gzipLevel = gzip.BestSpeed
 // gzipAndReplace turns the finished plain file path into path+".gz" without
 // ever losing a line: it writes path+".gz.tmp", fsyncs it, renames it to
 // path+".gz", fsyncs the directory and only then removes path. On failure
-// the plain file is left in place.
+// the plain file is left in place. The compressed file is written and
+// fsynced through a ring as a live file is (fileWriter), so that neither
+// blocks the P of the goroutine that compresses.
 func gzipAndReplace(path string) (err error) {
 	src, err := os.Open(path)
 	if err != nil {
@@ -116,16 +118,22 @@ func gzipAndReplace(path string) (err error) {
 	if err != nil {
 		return fmt.Errorf("gzip %s: %w", path, err)
 	}
+	if err = dst.Chmod(fileMode); err != nil {
+		dst.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("gzip %s: %w", path, err)
+	}
+	fw := newFileWriter(dst, true)
+	closed := false
 	defer func() {
 		if err != nil {
-			dst.Close()
+			if !closed {
+				fw.abandon()
+			}
 			os.Remove(tmp)
 		}
 	}()
-	if err = dst.Chmod(fileMode); err != nil {
-		return fmt.Errorf("gzip %s: %w", path, err)
-	}
-	zw, err := gzip.NewWriterLevel(dst, gzipLevel)
+	zw, err := gzip.NewWriterLevel(fw, gzipLevel)
 	if err != nil {
 		return fmt.Errorf("gzip %s: %w", path, err)
 	}
@@ -135,17 +143,15 @@ func gzipAndReplace(path string) (err error) {
 	if err = zw.Close(); err != nil {
 		return fmt.Errorf("gzip %s: %w", path, err)
 	}
-	if err = dst.Sync(); err != nil {
-		return fmt.Errorf("gzip %s: fsync: %w", path, err)
-	}
-	if err = dst.Close(); err != nil {
+	closed = true
+	if err = fw.close(); err != nil {
 		return fmt.Errorf("gzip %s: %w", path, err)
 	}
 	if err = os.Rename(tmp, path+".gz"); err != nil {
 		return fmt.Errorf("gzip %s: %w", path, err)
 	}
 	if d, derr := os.Open(filepath.Dir(path)); derr == nil {
-		d.Sync()
+		_ = fsyncFile(d)
 		d.Close()
 	}
 	if rerr := os.Remove(path); rerr != nil {

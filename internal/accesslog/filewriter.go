@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 )
 
 // logChunk is how many buffered bytes make a live file's writer hand them
@@ -41,6 +42,9 @@ type fileWriter struct {
 	// off is the synchronous writer's file offset, where the writeback of
 	// its next write starts.
 	off int64
+	// syncing: an fsync is in the ring, whose failure goes to syncErr.
+	syncing bool
+	syncErr error
 	// err is the first failure; the writer writes nothing after it.
 	err error
 	// ringErr says why writes are synchronous, when r is nil.
@@ -50,7 +54,7 @@ type fileWriter struct {
 // newFileWriter returns f's writer, with an io_uring ring when the system
 // gives one and useRing is set.
 func newFileWriter(f *os.File, useRing bool) *fileWriter {
-	w := &fileWriter{f: f, fd: int(f.Fd()), buf: make([]byte, 0, logChunk)}
+	w := &fileWriter{f: f, fd: int(f.Fd())}
 	if !useRing {
 		w.ringErr = fmt.Errorf("io_uring not used")
 		return w
@@ -136,6 +140,13 @@ func (w *fileWriter) reap() {
 		if !ok {
 			return
 		}
+		if what == ringFsync {
+			w.syncing = false
+			if res < 0 {
+				w.syncErr = fmt.Errorf("fsync %s: %w", w.f.Name(), syscall.Errno(-res))
+			}
+			continue
+		}
 		if what != ringWrite {
 			continue
 		}
@@ -188,18 +199,68 @@ func (w *fileWriter) writeSync(p []byte) {
 	}
 }
 
-// close writes everything, fsyncs and closes the file and its ring.
-func (w *fileWriter) close() error {
-	err := w.flushWait()
-	if w.r != nil && !w.busy {
+// fsync makes what was written durable. With a ring the fsync runs on an
+// io-wq thread while this goroutine waits in Go's poller, holding no P: a
+// finished file's fsync, which can take the disk long, stalls no request.
+func (w *fileWriter) fsync() error {
+	if w.r != nil && w.err == nil {
+		if err := w.r.submitFsync(w.fd); err == nil {
+			w.syncing = true
+			for w.syncing && w.err == nil {
+				if err := w.r.wait(); err != nil {
+					w.err = fmt.Errorf("fsync %s: %w", w.f.Name(), err)
+					return w.err
+				}
+				w.reap()
+			}
+			if w.err != nil {
+				return w.err
+			}
+			return w.syncErr
+		}
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", w.f.Name(), err)
+	}
+	return nil
+}
+
+// closeRing closes the ring once the kernel has no write of this writer's
+// buffers left; after a failure that left one in flight, the ring is left
+// to the process's end rather than closed under it.
+func (w *fileWriter) closeRing() {
+	if w.r != nil && !w.busy && !w.syncing {
 		w.r.close()
 		w.r = nil
 	}
-	if serr := w.f.Sync(); err == nil && serr != nil {
-		err = fmt.Errorf("fsync %s: %w", w.f.Name(), serr)
+}
+
+// close writes everything, fsyncs and closes the file and its ring.
+func (w *fileWriter) close() error {
+	err := w.flushWait()
+	if err == nil {
+		err = w.fsync()
 	}
+	w.closeRing()
 	if cerr := w.f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("close %s: %w", w.f.Name(), cerr)
 	}
 	return err
+}
+
+// abandon drops what is buffered, waits for the write in flight and closes
+// the ring and the file: the file is about to be removed.
+func (w *fileWriter) abandon() {
+	w.buf = w.buf[:0]
+	_ = w.flushWait()
+	w.closeRing()
+	_ = w.f.Close()
+}
+
+// fsyncFile fsyncs f (a directory, say) as fileWriter.fsync does: through
+// a ring of its own when there is one, waiting without holding a P.
+func fsyncFile(f *os.File) error {
+	w := newFileWriter(f, true)
+	defer w.closeRing()
+	return w.fsync()
 }

@@ -2,9 +2,11 @@ package accesslog
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -81,5 +83,10 @@ func TestRingWriteDoesNotBlockTheCaller(t *testing.T) {
 		if c := b[i*len(line)]; c != byte('A'+i%26) {
 			t.Fatalf("line %d starts with %q, want %q: out of order", i, c, byte('A'+i%26))
 		}
+	}
+	// A FIFO cannot be fsynced: the ring's fsync reports the kernel's
+	// EINVAL, naming the file.
+	if err := w.fsync(); !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), fifo) {
+		t.Fatalf("fsync of a FIFO = %v, want EINVAL naming it", err)
 	}
 }

@@ -5,6 +5,7 @@ package accesslog
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"unsafe"
 
@@ -17,12 +18,13 @@ const (
 	uringOffCQRing = 0x8000000
 	uringOffSQEs   = 0x10000000
 
+	uringOpFsync         = 3  // IORING_OP_FSYNC
 	uringOpSyncFileRange = 8  // IORING_OP_SYNC_FILE_RANGE, Linux 5.2
 	uringOpWrite         = 23 // IORING_OP_WRITE, Linux 5.6
 
 	uringSQELink = 1 << 2 // IOSQE_IO_LINK: the next entry starts when this one succeeded
 
-	uringEnterGetEvents = 1 // IORING_ENTER_GETEVENTS
+	uringRegisterEventFD = 4 // IORING_REGISTER_EVENTFD
 
 	uringFeatRWCurPos = 1 << 3 // IORING_FEAT_RW_CUR_POS: offset -1 is the file position
 
@@ -71,7 +73,12 @@ type uringCQE struct {
 // process's io-wq worker threads, and if the disk makes it wait, that
 // thread waits, not the goroutine's P. Not safe for concurrent use.
 type ring struct {
-	fd                   int
+	fd int
+	// ev is an eventfd the kernel signals at each completion, read through
+	// Go's poller: waiting for a completion parks the goroutine and holds
+	// no P, where io_uring_enter(IORING_ENTER_GETEVENTS) would block the
+	// thread with its P.
+	ev                   *os.File
 	sqMem, cqMem, sqeMem []byte
 	sqHead, sqTail       *uint32
 	sqMask               uint32
@@ -129,13 +136,26 @@ func newRing() (*ring, error) {
 	r.cqMask = *(*uint32)(at(r.cqMem, p.cqOff.ringMask))
 	r.cqes = at(r.cqMem, p.cqOff.cqes)
 	r.sqes = unsafe.Pointer(&r.sqeMem[0])
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		r.close()
+		return nil, fmt.Errorf("io_uring eventfd: %w", err)
+	}
+	r.ev = os.NewFile(uintptr(efd), "io_uring eventfd") // non-blocking: Go's poller waits for it
+	ev := int32(efd)
+	if _, _, errno := unix.Syscall6(unix.SYS_IO_URING_REGISTER, uintptr(r.fd), uringRegisterEventFD,
+		uintptr(unsafe.Pointer(&ev)), 1, 0, 0); errno != 0 {
+		r.close()
+		return nil, fmt.Errorf("io_uring_register eventfd: %w", errno)
+	}
 	return r, nil
 }
 
-// Completions' user data: which of a write's entries finished.
+// Completions' user data: which kind of entry finished.
 const (
 	ringWrite     = 0
 	ringWriteback = 1
+	ringFsync     = 2
 )
 
 // submitWrite queues a write of p to fd at the file position, which is
@@ -173,15 +193,29 @@ func (r *ring) submitWrite(fd int, p []byte, off int64) error {
 	atomic.StoreUint32(r.sqTail, tail+2)
 	// Every entry the kernel has not taken yet, should an earlier call
 	// have submitted only part of its own.
-	return r.enter(tail+2-atomic.LoadUint32(r.sqHead), 0, 0)
+	return r.enter(tail + 2 - atomic.LoadUint32(r.sqHead))
 }
 
-// enter is io_uring_enter(2): submit toSubmit entries and wait for
-// minComplete completions (with uringEnterGetEvents).
-func (r *ring) enter(toSubmit, minComplete, flags uint32) error {
+// submitFsync queues an fsync of fd (its ringFsync completion) and tells
+// the kernel: the fsync runs on an io-wq thread, never on the caller's.
+func (r *ring) submitFsync(fd int) error {
+	tail := atomic.LoadUint32(r.sqTail)
+	if tail+1-atomic.LoadUint32(r.sqHead) > r.sqMask+1 {
+		return errors.New("io_uring: submission queue full")
+	}
+	i := tail & r.sqMask
+	*(*uringSQE)(unsafe.Add(r.sqes, uintptr(i)*uringSQESize)) = uringSQE{
+		opcode: uringOpFsync, fd: int32(fd), userData: ringFsync,
+	}
+	*(*uint32)(unsafe.Add(r.sqArray, uintptr(i)*4)) = i
+	atomic.StoreUint32(r.sqTail, tail+1)
+	return r.enter(tail + 1 - atomic.LoadUint32(r.sqHead))
+}
+
+// enter is io_uring_enter(2) submitting toSubmit entries, without waiting.
+func (r *ring) enter(toSubmit uint32) error {
 	for {
-		_, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd),
-			uintptr(toSubmit), uintptr(minComplete), uintptr(flags), 0, 0)
+		_, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit), 0, 0, 0, 0)
 		switch errno {
 		case 0:
 			return nil
@@ -204,10 +238,17 @@ func (r *ring) reap() (userData uint64, res int32, ok bool) {
 	return userData, res, true
 }
 
-// wait blocks until at least one completion is there. Closing,
-// write-through flushing and a writer past maxPending wait; the request
-// path otherwise never does.
-func (r *ring) wait() error { return r.enter(0, 1, uringEnterGetEvents) }
+// wait returns once a completion may be there: at once if one came since
+// the last wait, otherwise when the next comes. It parks the goroutine in
+// Go's poller and holds no P. Closing, write-through flushing and a writer
+// past maxPending wait; the request path otherwise never does.
+func (r *ring) wait() error {
+	var b [8]byte
+	if _, err := r.ev.Read(b[:]); err != nil {
+		return fmt.Errorf("io_uring eventfd: %w", err)
+	}
+	return nil
+}
 
 // close unmaps the rings and closes the instance. The caller has reaped
 // every write it submitted.
@@ -219,4 +260,7 @@ func (r *ring) close() {
 	}
 	r.sqeMem, r.cqMem, r.sqMem = nil, nil, nil
 	_ = unix.Close(r.fd)
+	if r.ev != nil {
+		_ = r.ev.Close()
+	}
 }
