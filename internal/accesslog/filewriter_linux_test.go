@@ -90,3 +90,45 @@ func TestRingWriteDoesNotBlockTheCaller(t *testing.T) {
 		t.Fatalf("fsync of a FIFO = %v, want EINVAL naming it", err)
 	}
 }
+
+// probeRing skips the test unless a write submitted to an io_uring ring
+// completes here: a kernel or a seccomp profile may give a ring and still
+// refuse its operations, and a test of the ring mode would then test the
+// synchronous fallback instead.
+func probeRing(t *testing.T) {
+	t.Helper()
+	f, err := os.Create(filepath.Join(t.TempDir(), "probe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := newRing()
+	if err != nil {
+		t.Skipf("no io_uring here: %v", err)
+	}
+	defer r.close()
+	if err := r.ev.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	p := []byte("probe")
+	if err := r.submitWrite(int(f.Fd()), p, 0); err != nil {
+		t.Skipf("io_uring refuses submissions here: %v", err)
+	}
+	for {
+		if err := r.wait(); err != nil {
+			t.Fatalf("waiting for the probe's completion: %v", err)
+		}
+		for {
+			what, res, ok := r.reap()
+			if !ok {
+				break
+			}
+			if what == ringWrite {
+				if int(res) != len(p) {
+					t.Skipf("io_uring's write does not work here: result %d", res)
+				}
+				return
+			}
+		}
+	}
+}

@@ -19,6 +19,9 @@ var writerModes = []struct {
 // skips where the system gives no io_uring, and says why.
 func newTestWriter(t *testing.T, f *os.File, useRing bool) *fileWriter {
 	t.Helper()
+	if useRing {
+		probeRing(t)
+	}
 	w := newFileWriter(f, useRing)
 	if useRing && w.r == nil {
 		t.Skipf("no io_uring here: %v", w.ringErr)
