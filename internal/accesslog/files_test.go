@@ -416,3 +416,20 @@ func BenchmarkCloudFrontLogWrite(b *testing.B) {
 		})
 	}
 }
+
+// TestYieldingReader: the compressor's reader passes every byte through
+// and yields to the scheduler after each read, so a finished file's gzip
+// never holds the P for long.
+func TestYieldingReader(t *testing.T) {
+	src := strings.Repeat("0123456789abcdef", 10_000)
+	yields := 0
+	y := &yieldingReader{r: strings.NewReader(src), yield: func() { yields++ }}
+	var out strings.Builder
+	n, err := io.CopyBuffer(&out, y, make([]byte, gzipChunk))
+	if err != nil || n != int64(len(src)) || out.String() != src {
+		t.Fatalf("copied %d bytes, %v; want all %d unchanged", n, err, len(src))
+	}
+	if min := len(src) / gzipChunk; yields < min {
+		t.Fatalf("%d yields for %d bytes in %d-byte reads, want at least %d", yields, len(src), gzipChunk, min)
+	}
+}
