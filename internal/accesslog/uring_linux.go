@@ -164,16 +164,7 @@ const (
 // startWriteback), and tells the kernel. The caller keeps p alive and
 // unchanged until the ringWrite completion comes back (reap).
 func (r *ring) submitWrite(fd int, p []byte, off int64) error {
-	tail := atomic.LoadUint32(r.sqTail)
-	if tail+2-atomic.LoadUint32(r.sqHead) > r.sqMask+1 {
-		return errors.New("io_uring: submission queue full")
-	}
-	put := func(at uint32, e uringSQE) {
-		i := at & r.sqMask
-		*(*uringSQE)(unsafe.Add(r.sqes, uintptr(i)*uringSQESize)) = e
-		*(*uint32)(unsafe.Add(r.sqArray, uintptr(i)*4)) = i
-	}
-	put(tail, uringSQE{
+	return r.submit(uringSQE{
 		opcode:   uringOpWrite,
 		flags:    uringSQELink,
 		fd:       int32(fd),
@@ -181,8 +172,7 @@ func (r *ring) submitWrite(fd int, p []byte, off int64) error {
 		addr:     uint64(uintptr(unsafe.Pointer(unsafe.SliceData(p)))),
 		len:      uint32(len(p)),
 		userData: ringWrite,
-	})
-	put(tail+1, uringSQE{
+	}, uringSQE{
 		opcode:   uringOpSyncFileRange,
 		fd:       int32(fd),
 		off:      uint64(off),
@@ -190,26 +180,30 @@ func (r *ring) submitWrite(fd int, p []byte, off int64) error {
 		rwFlags:  unix.SYNC_FILE_RANGE_WRITE,
 		userData: ringWriteback,
 	})
-	atomic.StoreUint32(r.sqTail, tail+2)
-	// Every entry the kernel has not taken yet, should an earlier call
-	// have submitted only part of its own.
-	return r.enter(tail + 2 - atomic.LoadUint32(r.sqHead))
 }
 
 // submitFsync queues an fsync of fd (its ringFsync completion) and tells
 // the kernel: the fsync runs on an io-wq thread, never on the caller's.
 func (r *ring) submitFsync(fd int) error {
+	return r.submit(uringSQE{opcode: uringOpFsync, fd: int32(fd), userData: ringFsync})
+}
+
+// submit queues entries, in order, and tells the kernel.
+func (r *ring) submit(entries ...uringSQE) error {
 	tail := atomic.LoadUint32(r.sqTail)
-	if tail+1-atomic.LoadUint32(r.sqHead) > r.sqMask+1 {
+	n := uint32(len(entries))
+	if tail+n-atomic.LoadUint32(r.sqHead) > r.sqMask+1 {
 		return errors.New("io_uring: submission queue full")
 	}
-	i := tail & r.sqMask
-	*(*uringSQE)(unsafe.Add(r.sqes, uintptr(i)*uringSQESize)) = uringSQE{
-		opcode: uringOpFsync, fd: int32(fd), userData: ringFsync,
+	for k, e := range entries {
+		i := (tail + uint32(k)) & r.sqMask
+		*(*uringSQE)(unsafe.Add(r.sqes, uintptr(i)*uringSQESize)) = e
+		*(*uint32)(unsafe.Add(r.sqArray, uintptr(i)*4)) = i
 	}
-	*(*uint32)(unsafe.Add(r.sqArray, uintptr(i)*4)) = i
-	atomic.StoreUint32(r.sqTail, tail+1)
-	return r.enter(tail + 1 - atomic.LoadUint32(r.sqHead))
+	atomic.StoreUint32(r.sqTail, tail+n)
+	// Every entry the kernel has not taken yet, should an earlier call
+	// have submitted only part of its own.
+	return r.enter(tail + n - atomic.LoadUint32(r.sqHead))
 }
 
 // enter is io_uring_enter(2) submitting toSubmit entries, without waiting.
