@@ -45,17 +45,10 @@ type idleTimer struct {
 // newIdleTimer starts an idle timer that calls fn after timeout without
 // activity, unless stopped first.
 func newIdleTimer(timeout time.Duration, fn func()) *idleTimer {
-	it := new(idleTimer)
-	it.begin(timeout, fn)
-	return it
-}
-
-// begin starts the zero idleTimer it (one kept in a larger struct, which
-// spares an allocation), as newIdleTimer does.
-func (it *idleTimer) begin(timeout time.Duration, fn func()) {
-	it.timeout, it.fn = timeout, fn
+	it := &idleTimer{timeout: timeout, fn: fn}
 	it.activity.begin(time.Now())
 	it.t.Store(time.AfterFunc(timeout, it.fire))
+	return it
 }
 
 // stop stops the timer: fn is not called after stop returns, unless it
