@@ -7,9 +7,7 @@
 // top of the socket work; a proxy that answers from the same goroutine that
 // writes the request does not. A Transport here runs the whole exchange on
 // the caller's goroutine: it takes an idle connection (or dials), writes the
-// request with one write (made inside the socket's wait for readability,
-// so that no read finds nothing: send_unix.go), reads the response head,
-// and hands the
+// request with one write, reads the response head, and hands the
 // connection back to the pool when the caller has read the body to its
 // end (or, with ReuseResponses, closed it). A simple head already
 // buffered whole is parsed by readLean (head.go) into the very Response
@@ -34,7 +32,6 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/kumo-dev/kumo/internal/httpwire"
@@ -100,18 +97,6 @@ type pconn struct {
 	// closeConn closes conn: the context.AfterFunc of every round trip
 	// (made once per connection, not per request).
 	closeConn func()
-
-	// The request head's write (send_unix.go): rc is conn's raw
-	// connection (nil: conn.Write, and the read at once); sendStep, the
-	// raw read's function, is made once per connection; sent, sendErr and
-	// sendFirst are its state, and obs and trace whom pc.wrote tells.
-	rc        syscall.RawConn
-	sendStep  func(fd uintptr) bool
-	sent      int
-	sendErr   error
-	sendFirst bool
-	obs       Observer
-	trace     *httptrace.ClientTrace
 }
 
 const (
@@ -259,9 +244,6 @@ func (t *Transport) get(ctx context.Context, addr string, a *Abort) (*pconn, boo
 	}
 	pc := &pconn{t: t, addr: addr, conn: c, wbuf: make([]byte, 0, 1024)}
 	pc.closeConn = func() { _ = c.Close() }
-	if pc.rc = rawConn(c); pc.rc != nil {
-		pc.sendStep = pc.step
-	}
 	pc.lim.R = c
 	pc.lim.N = unlimited
 	pc.br = bufio.NewReaderSize(&pc.lim, 4096)
@@ -365,15 +347,17 @@ func (t *Transport) Close() {
 // reports whether any byte of a response arrived.
 func (pc *pconn) roundTrip(req *http.Request, trace *httptrace.ClientTrace, o Observer) (resp *http.Response, b *body, readAny bool, err error) {
 	pc.wbuf = pc.appendRequest(pc.wbuf[:0], req)
-	pc.obs, pc.trace = o, trace
-	if pc.rc != nil && pc.br.Buffered() == 0 {
-		err = pc.sendAwait()
-	} else if _, err = pc.conn.Write(pc.wbuf); err == nil {
-		pc.wrote()
-	}
-	pc.obs, pc.trace = nil, nil
-	if err != nil {
+	if _, err := pc.conn.Write(pc.wbuf); err != nil {
 		return nil, nil, false, fmt.Errorf("upstream: write request: %w", err)
+	}
+	if o != nil {
+		o.WroteHeaders()
+	}
+	if trace != nil && trace.WroteHeaders != nil {
+		trace.WroteHeaders()
+	}
+	if trace != nil && trace.WroteRequest != nil {
+		trace.WroteRequest(httptrace.WroteRequestInfo{})
 	}
 	maxHead := pc.t.MaxResponseHeaderBytes
 	if maxHead <= 0 {
@@ -434,21 +418,6 @@ func (pc *pconn) roundTrip(req *http.Request, trace *httptrace.ClientTrace, o Ob
 			return nil, nil, true, errors.New("upstream: unexpected 101 Switching Protocols to a request without Upgrade")
 		}
 		return resp, nil, true, nil
-	}
-}
-
-// wrote tells pc.obs and pc.trace that the request was written.
-func (pc *pconn) wrote() {
-	if pc.obs != nil {
-		pc.obs.WroteHeaders()
-	}
-	if t := pc.trace; t != nil {
-		if t.WroteHeaders != nil {
-			t.WroteHeaders()
-		}
-		if t.WroteRequest != nil {
-			t.WroteRequest(httptrace.WroteRequestInfo{})
-		}
 	}
 }
 
