@@ -429,17 +429,15 @@ type wroteCounter struct{ n int }
 
 func (w *wroteCounter) WroteHeaders() { w.n++ }
 
-// TestRoundTripObserved: the observer hears of the written head once per
-// round trip, on a new connection and on a reused one, as the request's
-// context is unused (it never ends).
-func TestRoundTripObserved(t *testing.T) {
-	srv := newRawServer(t, ok5)
-	tr := newTransport()
-	defer tr.Close()
-	addr := srv.ln.Addr().String()
+// observedRoundTrips makes n round trips to addr through tr, with header h,
+// each answered "hello", and checks that the observer hears of the
+// written head once per round trip; after, when set, checks more after
+// round trip i.
+func observedRoundTrips(t *testing.T, tr *upstream.Transport, addr string, h http.Header, n int, after func(i int)) {
+	t.Helper()
 	var o wroteCounter
-	for i := range 3 {
-		resp, err := tr.RoundTripObserved(request(t, http.MethodGet, addr, http.Header{}), &o)
+	for i := range n {
+		resp, err := tr.RoundTripObserved(request(t, http.MethodGet, addr, h), &o)
 		if err != nil {
 			t.Fatalf("request %d: %v", i, err)
 		}
@@ -449,7 +447,20 @@ func TestRoundTripObserved(t *testing.T) {
 		if o.n != i+1 {
 			t.Fatalf("after request %d: %d WroteHeaders calls", i, o.n)
 		}
+		if after != nil {
+			after(i)
+		}
 	}
+}
+
+// TestRoundTripObserved: the observer hears of the written head once per
+// round trip, on a new connection and on a reused one, as the request's
+// context is unused (it never ends).
+func TestRoundTripObserved(t *testing.T) {
+	srv := newRawServer(t, ok5)
+	tr := newTransport()
+	defer tr.Close()
+	observedRoundTrips(t, tr, srv.ln.Addr().String(), http.Header{}, 3, nil)
 	if n := srv.conns.Load(); n != 1 {
 		t.Errorf("%d connections for 3 requests; want 1", n)
 	}
@@ -653,5 +664,91 @@ func TestIdleConnectionsExpire(t *testing.T) {
 	}
 	if n := b.conns.Load(); n != 1 {
 		t.Fatalf("%d connections to the server used throughout, want 1", n)
+	}
+}
+
+// TestRequestHeadLargerThanTheSocketBuffers: a request head the socket
+// cannot take at once (tiny buffers on both sides, a 1 MiB header) is
+// written whole, WroteHeaders is told once, and the response is read.
+func TestRequestHeadLargerThanTheSocketBuffers(t *testing.T) {
+	srv := newRawServer(t, ok5)
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	tr := &upstream.Transport{
+		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err == nil {
+				_ = c.(*net.TCPConn).SetWriteBuffer(4096)
+			}
+			return c, err
+		},
+		IdleTimeout: time.Minute,
+	}
+	defer tr.Close()
+	big := strings.Repeat("x", 1<<20)
+	observedRoundTrips(t, tr, srv.ln.Addr().String(), http.Header{"X-Big": {big}}, 2, func(i int) {
+		if head := srv.lastHead(); !strings.Contains(head, "X-Big: "+big+"\r\n") {
+			t.Fatalf("request %d: the target got a head of %d bytes without the whole header", i, len(head))
+		}
+	})
+}
+
+// signalWrote closes ch at its first WroteHeaders.
+type signalWrote struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func (s *signalWrote) WroteHeaders() { s.once.Do(func() { close(s.ch) }) }
+
+// TestWroteHeadersBeforeTheResponse: WroteHeaders is told once the request
+// is written, while the round trip waits for the response (the load
+// balancer times the target from then): the target here answers only
+// after it.
+func TestWroteHeadersBeforeTheResponse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	o := &signalWrote{ch: make(chan struct{})}
+	served := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			served <- err
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				served <- err
+				return
+			}
+			if line == "\r\n" {
+				break
+			}
+		}
+		select {
+		case <-o.ch:
+		case <-time.After(10 * time.Second):
+			served <- errors.New("no WroteHeaders before the response")
+			return
+		}
+		_, err = io.WriteString(c, ok5)
+		served <- err
+	}()
+	tr := newTransport()
+	defer tr.Close()
+	resp, err := tr.RoundTripObserved(request(t, http.MethodGet, ln.Addr().String(), http.Header{}), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, resp); got != "hello" {
+		t.Fatalf("body %q", got)
+	}
+	if err := <-served; err != nil {
+		t.Fatal(err)
 	}
 }
