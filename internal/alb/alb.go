@@ -44,7 +44,10 @@ type Config struct {
 	Certs Certs
 	// Log receives one access-log record per request that got a response
 	// (including LB-generated responses and 460s), after the response
-	// finished. Nil disables access logging.
+	// finished. The record is valid only during the call: it belongs to
+	// the request's exchange, which serves another request once Log
+	// returns, so a Log that keeps it keeps a copy. Nil disables access
+	// logging.
 	Log func(*accesslog.ALBRecord)
 	// Logger receives kumo's own logs; nil means slog.Default().
 	Logger *slog.Logger
@@ -97,8 +100,10 @@ type LoadBalancer struct {
 
 	pages lbPages
 	bufs  *sync.Pool
-	// outReqs recycles the targetReq of requests to targets.
-	outReqs sync.Pool
+	// outReqs recycles the targetReq of requests to targets, and
+	// exchanges the exchanges (newExchange).
+	outReqs   sync.Pool
+	exchanges sync.Pool
 
 	health healthRunner
 	ops    opsState

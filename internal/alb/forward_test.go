@@ -338,14 +338,7 @@ func TestClientGoesAway460(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+ru.addrs[l]+"/wait", nil)
 	req.Header.Set("User-Agent", "ua")
-	errc := make(chan error, 1)
-	go func() {
-		resp, err := noRedirectClient().Do(req)
-		if err == nil {
-			resp.Body.Close()
-		}
-		errc <- err
-	}()
+	errc := doAsync(req)
 	<-arrived
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {

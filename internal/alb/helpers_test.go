@@ -32,9 +32,12 @@ type logSink struct {
 	recs []*accesslog.ALBRecord
 }
 
+// log keeps a copy of r: the record is valid only during the call
+// (Config.Log).
 func (s *logSink) log(r *accesslog.ALBRecord) {
+	c := *r
 	s.mu.Lock()
-	s.recs = append(s.recs, r)
+	s.recs = append(s.recs, &c)
 	s.mu.Unlock()
 }
 
@@ -243,6 +246,20 @@ func get(t *testing.T, c *http.Client, url string, hdr map[string]string) (*http
 		t.Fatalf("read body: %v", err)
 	}
 	return resp, string(body)
+}
+
+// doAsync sends req with noRedirectClient from another goroutine and
+// reports its error once it is answered (the body closed) or fails.
+func doAsync(req *http.Request) <-chan error {
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := noRedirectClient().Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	return errc
 }
 
 func noRedirectClient() *http.Client {

@@ -26,7 +26,9 @@ type sinkOf[T any] struct {
 	recs []*T
 }
 
-func (s *sinkOf[T]) add(r *T) { s.mu.Lock(); s.recs = append(s.recs, r); s.mu.Unlock() }
+// add keeps a copy of r: an access-log record is valid only during the
+// Log call (Config.Log).
+func (s *sinkOf[T]) add(r *T) { c := *r; s.mu.Lock(); s.recs = append(s.recs, &c); s.mu.Unlock() }
 
 func (s *sinkOf[T]) snapshot() []*T {
 	s.mu.Lock()

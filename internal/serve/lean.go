@@ -686,7 +686,9 @@ func WatchClientRequest(r *http.Request) *http.Request {
 // WatchClientFunc arranges for gone to be called, from another goroutine
 // and with cause ErrClientGone, when the client goes away while r is
 // served by the lean engine: WatchClient's watch without a context (none
-// is made, and r keeps its own). gone is not called once r's ServeFast
+// is made, and r keeps its own). gone is called at most once, with the
+// watch's lock held, so it must not call back into r's watch; it is not
+// called, nor still running, once StopWatchingClient(r) or r's ServeFast
 // returned. It reports false, arranging nothing, for a request net/http
 // serves, whose own context ends when its client goes away.
 func WatchClientFunc(r *http.Request, gone func(cause error)) bool {
@@ -699,6 +701,20 @@ func WatchClientFunc(r *http.Request, gone func(cause error)) bool {
 	lc.watchMu.Unlock()
 	lc.startWatch()
 	return true
+}
+
+// StopWatchingClient ends what WatchClientFunc arranged for r before r's
+// ServeFast returns: once it returns, gone is neither running nor called
+// again, and what gone would have touched may be reused. The watch itself
+// goes on until the request ends, as the wait for the next one.
+func StopWatchingClient(r *http.Request) {
+	lc, ok := r.Context().Value(leanKey{}).(*leanConn)
+	if !ok {
+		return
+	}
+	lc.watchMu.Lock()
+	lc.watchGone = nil
+	lc.watchMu.Unlock()
 }
 
 // watch is WatchClient for a lean request.
@@ -767,17 +783,19 @@ func (lc *leanConn) watcher(req <-chan int, res chan<- error) {
 }
 
 // endWatch ends the served request's watch with cause, once: its
-// context, and WatchClientFunc's gone.
+// context, and WatchClientFunc's gone. gone runs with watchMu held, so
+// that StopWatchingClient and stopWatch, which take it, return only once
+// it is over.
 func (lc *leanConn) endWatch(cause error) {
 	lc.watchMu.Lock()
 	cancel, gone := lc.watchCancel, lc.watchGone
 	lc.watchCancel, lc.watchGone = nil, nil
+	if gone != nil {
+		gone(cause)
+	}
 	lc.watchMu.Unlock()
 	if cancel != nil {
 		cancel(cause)
-	}
-	if gone != nil {
-		gone(cause)
 	}
 }
 

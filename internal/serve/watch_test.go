@@ -330,3 +330,53 @@ func (l opaqueListener) Accept() (net.Conn, error) {
 
 // opaqueConn hides the *net.TCPConn it wraps.
 type opaqueConn struct{ net.Conn }
+
+// stoppedWatcher is a FastHandler that arranges gone with WatchClientFunc,
+// takes it back with StopWatchingClient, and waits, through WatchClient's
+// context, for the client to go: it reports whether gone was called.
+type stoppedWatcher struct {
+	entered chan struct{}
+	called  chan bool
+}
+
+func (h *stoppedWatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {}
+
+func (h *stoppedWatcher) ServeFast(w http.ResponseWriter, r *http.Request) bool {
+	gone := make(chan error, 1)
+	serve.WatchClientFunc(r, func(cause error) { gone <- cause })
+	serve.StopWatchingClient(r)
+	ctx := serve.WatchClient(r)
+	h.entered <- struct{}{}
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+	}
+	// One end of the watch ends the context and calls gone, gone first:
+	// a gone still arranged would be in the channel now.
+	select {
+	case <-gone:
+		h.called <- true
+	default:
+		h.called <- false
+	}
+	_, _ = io.WriteString(w, "ok")
+	return true
+}
+
+// TestStopWatchingClient: once StopWatchingClient returned, the client
+// going away calls no gone (the watch's context still ends).
+func TestStopWatchingClient(t *testing.T) {
+	watchModes(t, func(t *testing.T, listen listenFunc) {
+		h := &stoppedWatcher{entered: make(chan struct{}, 1), called: make(chan bool, 1)}
+		s := listen(t, serve.Plane{Handler: h}, serve.Options{})
+		c := dialServer(t, s.Addr())
+		if _, err := io.WriteString(c, get1("/stop")); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, h.entered, "the request to be watched")
+		c.Close()
+		if waitFor(t, h.called, "the handler") {
+			t.Fatal("gone was called after StopWatchingClient")
+		}
+	})
+}
