@@ -333,10 +333,11 @@ type opaqueConn struct{ net.Conn }
 
 // stoppedWatcher is a FastHandler that arranges gone with WatchClientFunc,
 // takes it back with StopWatchingClient, and waits, through WatchClient's
-// context, for the client to go: it reports whether gone was called.
+// context, for the client to go: it reports what went wrong ("" if
+// nothing).
 type stoppedWatcher struct {
 	entered chan struct{}
-	called  chan bool
+	called  chan string
 }
 
 func (h *stoppedWatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {}
@@ -350,14 +351,16 @@ func (h *stoppedWatcher) ServeFast(w http.ResponseWriter, r *http.Request) bool 
 	select {
 	case <-ctx.Done():
 	case <-time.After(10 * time.Second):
+		h.called <- "the watch's context did not end when the client went"
+		return true
 	}
 	// One end of the watch ends the context and calls gone, gone first:
 	// a gone still arranged would be in the channel now.
 	select {
 	case <-gone:
-		h.called <- true
+		h.called <- "gone was called after StopWatchingClient"
 	default:
-		h.called <- false
+		h.called <- ""
 	}
 	_, _ = io.WriteString(w, "ok")
 	return true
@@ -367,7 +370,7 @@ func (h *stoppedWatcher) ServeFast(w http.ResponseWriter, r *http.Request) bool 
 // going away calls no gone (the watch's context still ends).
 func TestStopWatchingClient(t *testing.T) {
 	watchModes(t, func(t *testing.T, listen listenFunc) {
-		h := &stoppedWatcher{entered: make(chan struct{}, 1), called: make(chan bool, 1)}
+		h := &stoppedWatcher{entered: make(chan struct{}, 1), called: make(chan string, 1)}
 		s := listen(t, serve.Plane{Handler: h}, serve.Options{})
 		c := dialServer(t, s.Addr())
 		if _, err := io.WriteString(c, get1("/stop")); err != nil {
@@ -375,8 +378,8 @@ func TestStopWatchingClient(t *testing.T) {
 		}
 		waitFor(t, h.entered, "the request to be watched")
 		c.Close()
-		if waitFor(t, h.called, "the handler") {
-			t.Fatal("gone was called after StopWatchingClient")
+		if problem := waitFor(t, h.called, "the handler"); problem != "" {
+			t.Fatal(problem)
 		}
 	})
 }
