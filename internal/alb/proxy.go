@@ -381,7 +381,8 @@ func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.AddrPor
 		clientCtx = serve.WatchClient(r) // r's own unless on the lean engine
 	} else if serve.WatchClientFunc(r, ex.gone) {
 		defer serve.StopWatchingClient(r) // before the exchange is recycled
-		*out = *out.WithContext(context.WithoutCancel(clientCtx))
+		tr.detached.parent = clientCtx
+		*out = *out.WithContext(&tr.detached)
 	} else {
 		// The lean client watches r's context (context.AfterFunc), whose
 		// function may still be running when the request is over.
@@ -677,7 +678,24 @@ type targetReq struct {
 	req http.Request
 	url url.URL
 	h   http.Header
+	// vals backs the header values the load balancer sets (User-Agent,
+	// X-Forwarded-For, X-Amzn-Trace-Id), each a slice of one with no room
+	// to grow into the next: no allocation per request for them.
+	vals [3]string
+	// detached is the lean client's context: the client's, without its
+	// cancellation (forward).
+	detached detachedCtx
 }
+
+// detachedCtx is context.WithoutCancel's context as a pointer: kept in
+// the targetReq, it costs no allocation per request, nor per Value call
+// (WithoutCancel's value receiver is boxed on each).
+type detachedCtx struct{ parent context.Context }
+
+func (c *detachedCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c *detachedCtx) Done() <-chan struct{}       { return nil }
+func (c *detachedCtx) Err() error                  { return nil }
+func (c *detachedCtx) Value(key any) any           { return c.parent.Value(key) }
 
 // targetRequest builds the request to the target (alb.md §4.1–4.4) in tr.
 func (l *listener) targetRequest(ctx context.Context, r *http.Request, t *target, ip, traceID string, counter *countingBody, tr *targetReq) *http.Request {
@@ -695,16 +713,19 @@ func (l *listener) targetRequest(ctx context.Context, r *http.Request, t *target
 		h[k] = vv // shared, never mutated: changed headers get new slices
 	}
 	if _, ok := h["User-Agent"]; !ok {
-		h["User-Agent"] = []string{""} // keep Go's transport from adding its own
+		tr.vals[0] = ""
+		h["User-Agent"] = tr.vals[0:1:1] // keep Go's transport from adding its own
 	}
 	if xff, ok := forwardedFor(l.lb.xffMode, r.Header["X-Forwarded-For"], ip); ok {
-		h["X-Forwarded-For"] = []string{xff}
+		tr.vals[1] = xff
+		h["X-Forwarded-For"] = tr.vals[1:2:2]
 	} else {
 		delete(h, "X-Forwarded-For")
 	}
 	h["X-Forwarded-Proto"] = l.schemeValue // shared, never mutated
 	h["X-Forwarded-Port"] = l.portValue
-	h["X-Amzn-Trace-Id"] = []string{traceID}
+	tr.vals[2] = traceID
+	h["X-Amzn-Trace-Id"] = tr.vals[2:3:3]
 
 	scheme := "http"
 	if t.tg.https {

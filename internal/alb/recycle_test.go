@@ -110,3 +110,22 @@ func TestRecycledExchangesKeepRequestsApart(t *testing.T) {
 		t.Errorf("%d records of distinct requests and %d of /wait; want %d and %d", len(seen), waits, clients*each, gone)
 	}
 }
+
+type ctxKey struct{}
+
+// TestDetachedCtx: the lean client's context keeps the client's values and
+// none of its cancellation, as context.WithoutCancel's does.
+func TestDetachedCtx(t *testing.T) {
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "v"))
+	cancel()
+	d := &detachedCtx{parent: parent}
+	if got := d.Value(ctxKey{}); got != "v" {
+		t.Errorf("Value = %v, want the parent's", got)
+	}
+	if d.Done() != nil || d.Err() != nil || context.Cause(d) != nil {
+		t.Errorf("Done %v, Err %v, Cause %v: want none, the parent's cancellation is not the exchange's", d.Done(), d.Err(), context.Cause(d))
+	}
+	if _, ok := d.Deadline(); ok {
+		t.Error("a deadline")
+	}
+}
