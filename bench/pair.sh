@@ -2,12 +2,14 @@
 # bench/pair.sh: the CPU cost per request of one kumo against another,
 # measured with both under load at the same time.
 #
-#   bench/pair.sh [--alb] [--rounds N] [--duration SECONDS] A B
+#   bench/pair.sh [--alb | --alb-logged] [--rounds N] [--duration SECONDS] A B
 #
 #   A, B          each a kumo binary, optionally followed by flags in the
 #                 same argument: "/tmp/kumo-old --no-access-logs"
 #   --alb         load the ALB listener (/nc/x, two targets) instead of the
-#                 1 KiB cache hit on the viewer listener
+#                 1 KiB cache hit on the viewer listener: load balancer
+#                 bench, without an access log
+#   --alb-logged  the same on load balancer bench-logged, access log on
 #   --rounds N    fresh pairs measured (default 4)
 #   --duration N  seconds measured per round (default 8)
 #
@@ -29,20 +31,21 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-alb=0 rounds=4 duration=8
+alb=0 lb= rounds=4 duration=8
 while (($#)); do
   case $1 in
-  --alb) alb=1 ;;
+  --alb) alb=1 lb=bench ;;
+  --alb-logged) alb=1 lb=bench-logged ;;
   --rounds) rounds=$2; shift ;;
   --duration) duration=$2; shift ;;
-  -h | --help) sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
   -*) echo "pair.sh: unknown flag $1" >&2; exit 2 ;;
   *) break ;;
   esac
   shift
 done
 if (($# != 2)); then
-  echo "usage: bench/pair.sh [--alb] [--rounds N] [--duration SECONDS] A B" >&2
+  echo "usage: bench/pair.sh [--alb | --alb-logged] [--rounds N] [--duration SECONDS] A B" >&2
   exit 2
 fi
 A=$1 B=$2
@@ -86,7 +89,7 @@ ready() {
     kill -0 "${PID[$name]}" 2>/dev/null || { log "$name exited: $(tail -5 "$WORK/$name.out")"; exit 1; }
     if [ -s "$ep" ]; then
       if ((alb)); then
-        url="http://$(jq -r '.loadBalancers[0].listeners[0].local // empty' "$ep")/nc/x"
+        url="http://$(jq -r --arg lb "$lb" '.loadBalancers[] | select(.name == $lb) | .listeners[0].local // empty' "$ep")/nc/x"
       else
         url="http://$(jq -r '.viewer.http // empty' "$ep")/1k"
       fi

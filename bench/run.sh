@@ -18,7 +18,8 @@
 # Everything listens on 127.0.0.1, on fixed high ports (bench/kumo-bench.yaml
 # holds kumo's): origins 18081 and 18082 (bench/origin; a third one on 18083,
 # on the server CPU, is the plain net/http baseline), kumo viewer
-# 18080/18443 and ALB 18090, nginx cache 18180 (HTTP) / 18543 (TLS 1.3, h2),
+# 18080/18443 and ALB 18090 (18091 with its access log on), nginx cache 18180
+# (HTTP) / 18543 (TLS 1.3, h2),
 # nginx pass-through 18181, nginx cache without access log 18182 and with
 # CloudFront-shaped log lines 18183, Varnish 18280, HAProxy 18380.
 #
@@ -42,7 +43,10 @@
 #                          handshake each time: kumo, nginx
 #   miss edge+ALB          /nc/ (CachingDisabled) through kumo's edge and ALB
 #                          to both origins, vs nginx pass-through (one hop)
-#   ALB alone              kumo's ALB listener vs HAProxy round robin
+#   ALB alone              kumo's ALB listener vs HAProxy round robin, both
+#                          without an access log (AWS's default for the ALB;
+#                          HAProxy's config logs nothing); and the ALB with
+#                          its access log on (second load balancer, 18091)
 #   logging                kumo 1 KiB hit with access logs vs kumo up
 #                          --no-access-logs: two fresh kumos side by side
 #                          (the second on 18084/18444, its stack's listeners
@@ -88,7 +92,7 @@ done
 
 # Fixed ports (kumo's are in bench/kumo-bench.yaml).
 ORIGIN1=18081 ORIGIN2=18082 BASELINE=18083
-KUMO_HTTP=18080 KUMO_HTTPS=18443 KUMO_ALB=18090
+KUMO_HTTP=18080 KUMO_HTTPS=18443 KUMO_ALB=18090 KUMO_ALB_LOGGED=18091
 KUMO_NOLOG_HTTP=18084 KUMO_NOLOG_HTTPS=18444
 NGINX_CACHE=18180 NGINX_TLS=18543 NGINX_PASS=18181 NGINX_NOLOG=18182 NGINX_CFLOG=18183
 VARNISH=18280 HAPROXY=18380
@@ -198,6 +202,7 @@ start_kumo_as() {
 start_kumo() {
   start_kumo_as kumo "$KUMO_HTTP" "$KUMO_HTTPS" "$@"
   wait_port "$KUMO_ALB" kumo
+  wait_port "$KUMO_ALB_LOGGED" kumo
 }
 
 start_nginx() {
@@ -530,7 +535,7 @@ print_table() {
 
 # --- main --------------------------------------------------------------------------
 install_tools
-for p in $ORIGIN1 $ORIGIN2 $BASELINE $KUMO_HTTP $KUMO_HTTPS $KUMO_ALB $KUMO_NOLOG_HTTP $KUMO_NOLOG_HTTPS $NGINX_CACHE $NGINX_TLS $NGINX_PASS $NGINX_NOLOG $NGINX_CFLOG $VARNISH $HAPROXY; do port_free "$p"; done
+for p in $ORIGIN1 $ORIGIN2 $BASELINE $KUMO_HTTP $KUMO_HTTPS $KUMO_ALB $KUMO_ALB_LOGGED $KUMO_NOLOG_HTTP $KUMO_NOLOG_HTTPS $NGINX_CACHE $NGINX_TLS $NGINX_PASS $NGINX_NOLOG $NGINX_CFLOG $VARNISH $HAPROXY; do port_free "$p"; done
 build
 start_origins
 start_kumo
@@ -564,8 +569,11 @@ measure_wrk "new TLS 1.3 connection per request" "kumo|kumo|$KS/1k|Connection: c
 measure_wrk "miss: edge+ALB vs pass-through" "kumo edge → ALB → 2 origins|kumo|$K/nc/x" \
   "nginx pass-through → 2 origins|nginx|http://127.0.0.1:$NGINX_PASS/nc/x"
 
-measure_wrk "load balancer alone, 2 targets" "kumo ALB|kumo|http://127.0.0.1:$KUMO_ALB/nc/x" \
-  "HAProxy roundrobin|haproxy|http://127.0.0.1:$HAPROXY/nc/x"
+# Like for like: neither the ALB nor HAProxy writes an access log (the ALB's
+# default on AWS); the third row is the ALB with its access log on.
+measure_wrk "load balancer alone, 2 targets" "kumo ALB, no access log|kumo|http://127.0.0.1:$KUMO_ALB/nc/x" \
+  "HAProxy roundrobin, no log|haproxy|http://127.0.0.1:$HAPROXY/nc/x" \
+  "kumo ALB, access log on|kumo|http://127.0.0.1:$KUMO_ALB_LOGGED/nc/x"
 
 # Logging on and off need two kumo processes. Both are started fresh, side
 # by side (the second one binds the stack's own listeners on free ports), and
