@@ -532,23 +532,28 @@ func (ex *exchange) finish(r *http.Request) {
 	}
 	rec.ReceivedBytes = ex.reqBytes + body
 	rec.SentBytes = ex.w.headerBytes + ex.w.bodyBytes
-	rec.TargetPortList = rec.Target
-	if rec.TargetStatus > 0 {
-		rec.TargetStatusCodeList = strconv.Itoa(rec.TargetStatus)
-	}
 	lb.observeRequest(rec, ex.failure)
 	if lb.cfg.Log != nil {
+		// Fields only the log line shows (the metrics take none of them).
+		rec.TargetPortList = rec.Target
+		if rec.TargetStatus > 0 {
+			rec.TargetStatusCodeList = strconv.Itoa(rec.TargetStatus)
+		}
 		lb.cfg.Log(rec)
 	}
 }
 
-// fillRequestFields fills the record's request-derived fields.
+// fillRequestFields fills the record's request-derived fields. Without an
+// access log it leaves out those only the log line shows (the request line
+// and the User-Agent: building the first allocates).
 func (l *listener) fillRequestFields(rec *accesslog.ALBRecord, r *http.Request, peer netip.AddrPort, ci *serve.ConnInfo) {
 	rec.ELB = l.lb.lb.FullName
 	rec.Type = logType(l.https, r)
 	rec.Client = clientField(r.RemoteAddr, peer)
-	rec.Request = requestField(r, l.scheme, l.port)
-	rec.UserAgent = userAgentField(r.Header.Get("User-Agent"))
+	if l.lb.cfg.Log != nil {
+		rec.Request = requestField(r, l.scheme, l.port)
+		rec.UserAgent = userAgentField(r.Header.Get("User-Agent"))
+	}
 	if ci != nil {
 		rec.ConnTraceID = ci.TraceID
 	}
