@@ -11,14 +11,15 @@ import (
 // to the kernel. The background flusher hands over smaller remainders.
 //
 // The kernel's cost of taking log bytes falls with the size of each write
-// and of the writeback it starts (each start is a block I/O submission): at
-// about 90,000 CloudFront lines a second (bench/README.md, "Write size"),
-// the io-wq thread that copies the chunks into the page cache used 0.80-1.06
-// µs per request with 64 KiB chunks, 0.35-0.52 with 512 KiB, 0.27-0.29 with
-// 1 MiB and 0.34-0.42 with 2 MiB (whose double buffer no longer fits the
-// core's 2 MiB L2), and bench/pair.sh put the whole process's CPU per cache
-// hit at 0.934 of the 64 KiB build's with 1 MiB. A file logging little never
-// grows its buffers that far: the flusher empties them every interval.
+// and of the writeback it starts (each start is a block I/O submission). At
+// about 90,000 CloudFront lines a second, the io-wq thread that copies the
+// chunks into the page cache used 0.80-1.06 µs per request with 64 KiB
+// chunks, 0.35-0.52 with 512 KiB, 0.27-0.29 with 1 MiB and 0.34-0.42 with
+// 2 MiB, whose buffers no longer fit the core's L2; bench/pair.sh put the
+// whole process's CPU per cache hit at 0.934 of the 64 KiB build's with
+// 1 MiB (bench/README.md, "Write size of the access log"). A file logging
+// little never grows its buffers that far: the flusher empties them every
+// interval.
 const logChunk = 1 << 20
 
 // maxPending is how many bytes a live file's writer buffers while its
