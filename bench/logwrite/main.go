@@ -4,7 +4,7 @@
 // log bytes: it appends to a file at a fixed rate, in writes of a fixed
 // size, and prints the CPU it and the whole machine spent doing so.
 //
-//	go run ./bench/logwrite [-rate 42MB] [-chunk 1MiB] [-direct] [-seconds 5] [-file PATH]
+//	go run ./bench/logwrite [-rate-mb 42] [-chunk-kib 1024] [-direct] [-seconds 5] [-file PATH]
 //
 // It is the evidence behind the access log's write size
 // (internal/accesslog/filewriter.go, logChunk; bench/README.md, "Write size
@@ -39,25 +39,18 @@ func main() {
 }
 
 func run() error {
-	rateFlag := flag.String("rate", "42MB", "bytes appended per second (suffixes KB, MB, KiB, MiB)")
-	chunkFlag := flag.String("chunk", "1MiB", "bytes per write (suffixes KB, MB, KiB, MiB)")
+	rateMB := flag.Int("rate-mb", 42, "megabytes (10^6 bytes) appended per second")
+	chunkKiB := flag.Int("chunk-kib", 1024, "KiB per write")
 	direct := flag.Bool("direct", false, "open the file with O_DIRECT (chunk must be a multiple of 4 KiB)")
 	seconds := flag.Int("seconds", 5, "how long to append")
 	path := flag.String("file", "", "the file to append to (default: a new file in the working directory, removed after)")
 	flag.Parse()
-	rate, err := parseSize(*rateFlag)
-	if err != nil {
-		return fmt.Errorf("-rate: %w", err)
+	if *rateMB <= 0 || *chunkKiB <= 0 || *seconds <= 0 {
+		return errors.New("-rate-mb, -chunk-kib and -seconds must be positive")
 	}
-	chunk, err := parseSize(*chunkFlag)
-	if err != nil {
-		return fmt.Errorf("-chunk: %w", err)
-	}
+	rate, chunk := *rateMB*1_000_000, *chunkKiB<<10
 	if *direct && chunk%4096 != 0 {
-		return fmt.Errorf("-chunk %d: O_DIRECT needs a multiple of 4096", chunk)
-	}
-	if *seconds <= 0 {
-		return errors.New("-seconds must be positive")
+		return fmt.Errorf("-chunk-kib %d: O_DIRECT needs a multiple of 4 KiB", *chunkKiB)
 	}
 	name := *path
 	if name == "" {
@@ -147,23 +140,4 @@ func cpuTimes() (self, busy time.Duration, err error) {
 	}
 	const userHZ = 100 // USER_HZ, fixed at 100 on Linux
 	return self, time.Duration(ticks) * time.Second / userHZ, nil
-}
-
-// parseSize reads "42MB", "1MiB", "65536".
-func parseSize(s string) (int, error) {
-	mult := 1
-	for _, u := range []struct {
-		suffix string
-		mult   int
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"KB", 1e3}, {"MB", 1e6}} {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mult = strings.TrimSuffix(s, u.suffix), u.mult
-			break
-		}
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("%q is not a positive size (a number with an optional KB, MB, KiB or MiB)", s)
-	}
-	return n * mult, nil
 }
