@@ -37,11 +37,7 @@ func TestFIFOWakerOrder(t *testing.T) {
 		return slices.Clone(order)
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := loopbackListener(t)
 	const n = 40
 	clients := make([]net.Conn, n)
 	lcs := make([]*leanConn, n)
@@ -149,11 +145,7 @@ func TestFIFOWakerStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := loopbackListener(t)
 	_, sc := tcpPair(t, ln)
 	rc, err := sc.(*net.TCPConn).SyscallConn()
 	if err != nil {
@@ -174,31 +166,11 @@ func TestFIFOWakerStop(t *testing.T) {
 	}
 }
 
-// tcpPair dials ln and returns both ends, closed when the test ends.
-func tcpPair(t *testing.T, ln net.Listener) (client, server net.Conn) {
-	t.Helper()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	sc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sc.Close() })
-	return c, sc
-}
-
 // TestPeekGone: a peek says the client went away for the end of the
 // stream and for a reset, and not for nothing yet, for bytes (the next
 // request), or for a connection closed on this side.
 func TestPeekGone(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := loopbackListener(t)
 	rawOf := func(c net.Conn) syscall.RawConn {
 		rc, err := c.(*net.TCPConn).SyscallConn()
 		if err != nil {

@@ -119,11 +119,13 @@ type Server struct {
 	// Server and ServeConn deprecated in favour of http.Server.Protocols,
 	// but net/http cannot serve a connection whose TLS handshake kumo ran
 	// itself (serve must see net/http's plaintext), so ServeConn it is.
-	h2     *http2.Server
-	h2Hook *http.Server // carries x/net/http2's graceful-shutdown hook only
-	plane  atomic.Pointer[Plane]
-	opt    Options
-	log    *slog.Logger
+	h2 *http2.Server
+	// h2Stacks runs the HTTP/2 handlers (stackPool).
+	h2Stacks stackPool
+	h2Hook   *http.Server // carries x/net/http2's graceful-shutdown hook only
+	plane    atomic.Pointer[Plane]
+	opt      Options
+	log      *slog.Logger
 	// tlsBase is the server side of every TLS connection: it asks the plane
 	// current at handshake time for the real configuration.
 	tlsBase *tls.Config
@@ -436,16 +438,20 @@ func looksLikeHTTP(hdr [5]byte) bool {
 // contexts carry ci (from ctx); x/net/http2 checks the TLS version and
 // cipher suite HTTP/2 requires.
 func (s *Server) serveH2(ctx context.Context, tc *tls.Conn) {
+	hc := newH2Conn(tc)
 	defer func() {
 		s.mu.Lock()
 		delete(s.h2conns, tc)
 		s.mu.Unlock()
-		_ = tc.Close()
+		_ = hc.Close()
 	}()
-	s.h2.ServeConn(tc, &http2.ServeConnOpts{
+	s.h2.ServeConn(hc, &http2.ServeConnOpts{
 		Context:    ctx,
 		BaseConfig: s.srv,
-		Handler:    http.HandlerFunc(s.serveHTTP),
+		// On the pool's goroutines: their stacks are grown already.
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.h2Stacks.Run(func() { s.serveHTTP(w, r) })
+		}),
 	})
 }
 
@@ -520,6 +526,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = fmt.Errorf("handlers that took over their connection: %w", herr)
 	}
 	s.workers.Wait()
+	s.h2Stacks.Close()
 	s.mu.Lock()
 	if s.fifo != nil {
 		s.fifo.close()

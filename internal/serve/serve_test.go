@@ -1,12 +1,16 @@
 package serve_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"regexp"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -246,5 +250,102 @@ func TestSessionResumption(t *testing.T) {
 			t.Errorf("connection %d: resumed %v, want %v", i, got, wantResumed)
 		}
 		c.Close()
+	}
+}
+
+// TestH2ManyStreams: on one HTTP/2 connection, concurrent requests each get
+// their own whole response (whose frames serve gathers into shared
+// writes), small and large; a streamed response arrives piece by piece as
+// its handler flushes; a handler's http.ErrAbortHandler resets its stream
+// and leaves the connection serving.
+func TestH2ManyStreams(t *testing.T) {
+	large := strings.Repeat("0123456789abcdef", 20<<10) // 320 KiB: writes go through
+	streamAck := make(chan struct{})                    // paces the streamed response
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/large":
+			io.WriteString(w, large)
+		case "/abort":
+			io.WriteString(w, "partial")
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		case "/stream":
+			f := w.(http.Flusher)
+			for i := range 3 {
+				fmt.Fprintf(w, "part %d\n", i)
+				f.Flush()
+				// The next part only once the client saw this one.
+				<-streamAck
+			}
+		default:
+			io.WriteString(w, "echo "+r.URL.Path)
+		}
+	})
+	s := listen(t, tlsPlane(t, h), serve.Options{HTTP2: true})
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, n, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, n, s.Addr())
+		},
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true, ServerName: "svc.example.com"},
+		ForceAttemptHTTP2: true,
+	}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	fetch := func(path string) (string, error) {
+		resp, err := c.Get("https://svc.example.com" + path)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		if resp.ProtoMajor != 2 {
+			return "", fmt.Errorf("%s over %s, want HTTP/2", path, resp.Proto)
+		}
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 400)
+	for i := range 400 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			path, want := fmt.Sprintf("/r%d", i), fmt.Sprintf("echo /r%d", i)
+			if i%50 == 0 {
+				path, want = "/large", large
+			}
+			got, err := fetch(path)
+			if err == nil && got != want {
+				err = fmt.Errorf("%s: got %d bytes, not the %d expected", path, len(got), len(want))
+			}
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+
+	if body, err := fetch("/abort"); err == nil {
+		t.Fatalf("an aborted response read whole: %q", body)
+	}
+	if body, err := fetch("/after"); err != nil || body != "echo /after" {
+		t.Fatalf("after an abort: %q, %v", body, err)
+	}
+
+	resp, err := c.Get("https://svc.example.com/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	for i := range 3 {
+		line, err := br.ReadString('\n')
+		if want := fmt.Sprintf("part %d\n", i); err != nil || line != want {
+			t.Fatalf("streamed part %d: %q, %v", i, line, err)
+		}
+		streamAck <- struct{}{}
 	}
 }
