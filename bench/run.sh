@@ -21,7 +21,8 @@
 # 18080/18443 and ALB 18090 (18091 with its access log on), nginx cache 18180
 # (HTTP) / 18543 (TLS 1.3, h2),
 # nginx pass-through 18181, nginx cache without access log 18182 and with
-# CloudFront-shaped log lines 18183, Varnish 18280, HAProxy 18380.
+# CloudFront-shaped log lines 18183, Varnish 18280, HAProxy 18380 (18381
+# adding the ALB's request headers).
 #
 # Before the first measurement every server gets 5 s of unmeasured load on
 # its 1 KiB hit (so does each fresh kumo of the logging scenario).
@@ -45,7 +46,8 @@
 #                          to both origins, vs nginx pass-through (one hop)
 #   ALB alone              kumo's ALB listener vs HAProxy round robin, both
 #                          without an access log (AWS's default for the ALB;
-#                          HAProxy's config logs nothing); and the ALB with
+#                          HAProxy's config logs nothing); HAProxy adding the
+#                          four request headers an ALB adds; and the ALB with
 #                          its access log on (second load balancer, 18091)
 #   logging                kumo 1 KiB hit with access logs vs kumo up
 #                          --no-access-logs: two fresh kumos side by side
@@ -81,7 +83,7 @@ while (($#)); do
     --pprof) pprof_out=${2:?--pprof needs a file}; shift ;;
     --pprof=*) pprof_out=${1#*=} ;;
     --keep) keep=1 ;;
-    -h | --help) sed -n '2,52p' "$0"; exit 0 ;;
+    -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -95,7 +97,7 @@ ORIGIN1=18081 ORIGIN2=18082 BASELINE=18083
 KUMO_HTTP=18080 KUMO_HTTPS=18443 KUMO_ALB=18090 KUMO_ALB_LOGGED=18091
 KUMO_NOLOG_HTTP=18084 KUMO_NOLOG_HTTPS=18444
 NGINX_CACHE=18180 NGINX_TLS=18543 NGINX_PASS=18181 NGINX_NOLOG=18182 NGINX_CFLOG=18183
-VARNISH=18280 HAPROXY=18380
+VARNISH=18280 HAPROXY=18380 HAPROXY_HDR=18381
 CONNS=64
 FILL_OBJECTS=100000
 
@@ -289,6 +291,10 @@ start_haproxy() {
   cat >"$d/haproxy.cfg" <<EOF
 global
   nbthread 1
+  h1-case-adjust x-forwarded-for X-Forwarded-For
+  h1-case-adjust x-forwarded-proto X-Forwarded-Proto
+  h1-case-adjust x-forwarded-port X-Forwarded-Port
+  h1-case-adjust x-amzn-trace-id X-Amzn-Trace-Id
 defaults
   mode http
   option http-keep-alive
@@ -303,9 +309,25 @@ backend origins
   http-reuse always
   server origin1 127.0.0.1:$ORIGIN1
   server origin2 127.0.0.1:$ORIGIN2
+# The same, adding the four request headers an ALB always adds (alb.md
+# §4.1), their names in the ALB's case (HAProxy lowercases header names).
+frontend bench-alb-headers
+  bind 127.0.0.1:$HAPROXY_HDR
+  option forwardfor
+  http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Forwarded-Port $HAPROXY_HDR
+  http-request set-header X-Amzn-Trace-Id "Root=1-%[date,hex,bytes(8)]-%[rand,hex,bytes(8)]%[rand,hex,bytes(8)]%[rand,hex,bytes(8)]"
+  default_backend origins-alb-headers
+backend origins-alb-headers
+  option h1-case-adjust-bogus-server
+  balance roundrobin
+  http-reuse always
+  server origin1 127.0.0.1:$ORIGIN1
+  server origin2 127.0.0.1:$ORIGIN2
 EOF
   start haproxy 0 haproxy -db -f "$d/haproxy.cfg"
   wait_port "$HAPROXY" haproxy
+  wait_port "$HAPROXY_HDR" haproxy
 }
 
 # --- measuring -----------------------------------------------------------------
@@ -535,7 +557,7 @@ print_table() {
 
 # --- main --------------------------------------------------------------------------
 install_tools
-for p in $ORIGIN1 $ORIGIN2 $BASELINE $KUMO_HTTP $KUMO_HTTPS $KUMO_ALB $KUMO_ALB_LOGGED $KUMO_NOLOG_HTTP $KUMO_NOLOG_HTTPS $NGINX_CACHE $NGINX_TLS $NGINX_PASS $NGINX_NOLOG $NGINX_CFLOG $VARNISH $HAPROXY; do port_free "$p"; done
+for p in $ORIGIN1 $ORIGIN2 $BASELINE $KUMO_HTTP $KUMO_HTTPS $KUMO_ALB $KUMO_ALB_LOGGED $KUMO_NOLOG_HTTP $KUMO_NOLOG_HTTPS $NGINX_CACHE $NGINX_TLS $NGINX_PASS $NGINX_NOLOG $NGINX_CFLOG $VARNISH $HAPROXY $HAPROXY_HDR; do port_free "$p"; done
 build
 start_origins
 start_kumo
@@ -570,9 +592,12 @@ measure_wrk "miss: edge+ALB vs pass-through" "kumo edge → ALB → 2 origins|ku
   "nginx pass-through → 2 origins|nginx|http://127.0.0.1:$NGINX_PASS/nc/x"
 
 # Like for like: neither the ALB nor HAProxy writes an access log (the ALB's
-# default on AWS); the third row is the ALB with its access log on.
+# default on AWS). The third row is HAProxy adding the request headers every
+# ALB adds (X-Forwarded-For, -Proto, -Port, X-Amzn-Trace-Id), which the
+# origins then parse; the fourth is the ALB with its access log on.
 measure_wrk "load balancer alone, 2 targets" "kumo ALB, no access log|kumo|http://127.0.0.1:$KUMO_ALB/nc/x" \
   "HAProxy roundrobin, no log|haproxy|http://127.0.0.1:$HAPROXY/nc/x" \
+  "HAProxy, no log, adding the ALB's 4 headers|haproxy|http://127.0.0.1:$HAPROXY_HDR/nc/x" \
   "kumo ALB, access log on|kumo|http://127.0.0.1:$KUMO_ALB_LOGGED/nc/x"
 
 # Logging on and off need two kumo processes. Both are started fresh, side
