@@ -10,17 +10,21 @@ import (
 // logChunk is how many buffered bytes make a live file's writer hand them
 // to the kernel. The background flusher hands over smaller remainders.
 //
-// The kernel's cost of taking log bytes falls with the size of each write
-// and of the writeback it starts (each start is a block I/O submission). At
-// about 90,000 CloudFront lines a second, the io-wq thread that copies the
-// chunks into the page cache used 0.80-1.06 µs per request with 64 KiB
-// chunks, 0.35-0.52 with 512 KiB, 0.27-0.29 with 1 MiB and 0.34-0.42 with
-// 2 MiB, whose buffers no longer fit the core's L2; bench/pair.sh put the
-// whole process's CPU per cache hit at 0.934 of the 64 KiB build's with
-// 1 MiB (bench/README.md, "Write size of the access log"). A file logging
-// little never grows its buffers that far: the flusher empties them every
-// interval.
-const logChunk = 1 << 20
+// Two costs pull its size apart. The kernel's cost of taking log bytes
+// falls with the size of each write and of the writeback it starts (each
+// start is a block I/O submission): at about 90,000 CloudFront lines a
+// second, the io-wq thread that copies the chunks into the page cache used
+// 0.80-1.06 µs per request with 64 KiB chunks, 0.35-0.52 with 512 KiB and
+// 0.27-0.29 with 1 MiB. But that copy runs on the core that serves, in one
+// piece per chunk, and a request arriving meanwhile waits for it: with
+// 1 MiB chunks the 99th percentile of a 1 KiB cache hit was 1.48-2.56 ms
+// in seven runs against 1.04-1.67 ms with 256 KiB, higher in every one of
+// the seven pairs. bench/pair.sh puts the process's CPU per hit with
+// 256 KiB, 512 KiB and 1 MiB within about 1 % of each other (64 KiB: 7 %
+// more), so the chunk is 256 KiB (bench/README.md, "Write size of the
+// access log"). A file logging little never grows its buffers that far:
+// the flusher empties them every interval.
+const logChunk = 256 << 10
 
 // maxPending is how many bytes a live file's writer buffers while its
 // previous write is still in the kernel. Past it, Write waits for that
