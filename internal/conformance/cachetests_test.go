@@ -71,7 +71,10 @@ func TestHTTPCacheTests(t *testing.T) {
 	}
 	pkg := installCacheTests(t, npm)
 	originPort := startSuiteOrigin(t, node, driver, pkg)
-	viewer := startKumo(t, originPort)
+	viewer := startKumo(t, originPort).Viewer.HTTP
+	if host, _, err := net.SplitHostPort(viewer); err != nil || host != "127.0.0.1" {
+		t.Fatalf("viewer HTTP address %q is not on 127.0.0.1", viewer)
+	}
 
 	dir := t.TempDir()
 	out := filepath.Join(dir, "cache-tests.json")
@@ -217,8 +220,9 @@ func startSuiteOrigin(t *testing.T, node, driver, pkg string) int {
 }
 
 // startKumo starts kumo's runtime with bench/cache-tests/kumo.yaml in front
-// of the origin on originPort and returns the viewer HTTP address.
-func startKumo(t *testing.T, originPort int) string {
+// of the origin on originPort and returns its endpoints (viewer listeners
+// on 127.0.0.1 and ephemeral ports).
+func startKumo(t *testing.T, originPort int) runtime.Endpoints {
 	t.Helper()
 	st, err := stack.Load(filepath.Join("..", "..", "bench", "cache-tests", "kumo.yaml"),
 		stack.Options{Parameters: map[string]string{"OriginPort": fmt.Sprint(originPort)}})
@@ -246,11 +250,7 @@ func startKumo(t *testing.T, originPort int) string {
 		logFile.Close()
 	})
 	t.Logf("kumo's log: %s; CloudFront logs: %s", logFile.Name(), runtime.CloudFrontDir(stateDir))
-	addr := rt.Endpoints().Viewer.HTTP
-	if host, _, err := net.SplitHostPort(addr); err != nil || host != "127.0.0.1" {
-		t.Fatalf("viewer HTTP address %q is not on 127.0.0.1", addr)
-	}
-	return addr
+	return rt.Endpoints()
 }
 
 func readSuiteRun(t *testing.T, path string) suiteRun {

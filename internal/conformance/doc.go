@@ -7,4 +7,7 @@
 // http-cache-tests, https://cache-tests.fyi) with its driver and stack in
 // bench/cache-tests/; bench/cache-tests.sh runs the same suite against kumo
 // and against nginx, Varnish, Apache Traffic Server and Squid side by side.
+//
+// TestH2Spec runs h2spec (HTTP/2 conformance) against the viewer HTTPS
+// listener and holds kumo to an exact list of known failures.
 package conformance
