@@ -1,7 +1,10 @@
 package serve
 
 import (
+	"fmt"
+	"net/http"
 	"runtime"
+	"runtime/debug"
 	"sync"
 )
 
@@ -18,8 +21,10 @@ const stackPoolIdle = 128
 // twice: 13 % of kumo's CPU under h2load -m10 against the bench stack.
 // Run hands the function to a waiting goroutine (or a new one when none
 // waits) and blocks until it returns, so the caller sees what it would
-// have seen calling it: the return, a panic (raised again, with its
-// value, in the caller), or runtime.Goexit (called again in the caller).
+// have seen calling it: the return, a panic (raised again in the caller:
+// http.ErrAbortHandler as it is, any other value as a *stackPanic that
+// carries the stack it was raised on), or runtime.Goexit (called again in
+// the caller).
 type stackPool struct {
 	mu     sync.Mutex
 	idle   []*stackWorker
@@ -35,8 +40,26 @@ type stackWorker struct {
 // stackResult is how a function run by a stackWorker ended.
 type stackResult struct {
 	panicked bool
-	value    any  // the panic's value
+	value    any  // the panic's value: http.ErrAbortHandler or a *stackPanic
 	goexit   bool // the function called runtime.Goexit (the worker ended)
+}
+
+// stackPanic is a panic that Run raises again in its caller: the value the
+// function panicked with, and the stack of the pool's goroutine when it
+// did (the caller's own stack no longer shows where).
+type stackPanic struct {
+	value any
+	stack []byte
+}
+
+func (p *stackPanic) Error() string {
+	return fmt.Sprintf("%v\n\n[panicked on a serve.stackPool goroutine]\n%s", p.value, p.stack)
+}
+
+// Unwrap returns the panic's value when it is an error.
+func (p *stackPanic) Unwrap() error {
+	err, _ := p.value.(error)
+	return err
 }
 
 // Run calls f on one of the pool's goroutines and returns when f does,
@@ -112,6 +135,9 @@ func (w *stackWorker) call(f func()) (res stackResult) {
 		// Since Go 1.21 a panic always recovers a non-nil value (panic(nil)
 		// is a *runtime.PanicNilError): nil means runtime.Goexit.
 		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				v = &stackPanic{value: v, stack: debug.Stack()}
+			}
 			res = stackResult{panicked: true, value: v}
 			return
 		}

@@ -2,8 +2,10 @@ package serve
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -21,24 +23,28 @@ func TestStackPoolEndings(t *testing.T) {
 	}
 	first := p.idle[0]
 
-	for _, v := range []any{http.ErrAbortHandler, "text", 42} {
-		got := func() (got any) {
-			defer func() { got = recover() }()
-			p.Run(func() { panic(v) })
-			return nil
-		}()
-		if got != v {
-			t.Fatalf("Run's panic: %v, want %v", got, v)
+	recovered := func(f func()) (got any) {
+		defer func() { got = recover() }()
+		p.Run(f)
+		return nil
+	}
+	if got := recovered(func() { panic(http.ErrAbortHandler) }); got != http.ErrAbortHandler {
+		t.Fatalf("Run's panic: %v, want http.ErrAbortHandler itself", got)
+	}
+	for _, v := range []any{"text", 42} {
+		got := recovered(func() { raise(v) })
+		sp, ok := got.(*stackPanic)
+		if !ok || sp.value != v {
+			t.Fatalf("Run's panic: %#v, want a *stackPanic of %v", got, v)
+		}
+		// The stack is where the function panicked, on the pool's goroutine.
+		if msg := sp.Error(); !strings.Contains(msg, "serve.raise(") || !strings.HasPrefix(msg, fmt.Sprint(v)) {
+			t.Fatalf("the panic's text does not start with its value and show raise:\n%s", msg)
 		}
 	}
 	var nilErr *runtime.PanicNilError
-	got := func() (got any) {
-		defer func() { got = recover() }()
-		p.Run(func() { panic(nil) })
-		return nil
-	}()
-	if err, ok := got.(error); !ok || !errors.As(err, &nilErr) {
-		t.Fatalf("Run's panic(nil): %v, want a *runtime.PanicNilError", got)
+	if got := recovered(func() { panic(nil) }); !errors.As(got.(error), &nilErr) {
+		t.Fatalf("Run's panic(nil): %v, want one that wraps a *runtime.PanicNilError", got)
 	}
 	if len(p.idle) != 1 || p.idle[0] != first {
 		t.Fatalf("after returns and panics the pool holds %d goroutines, not the first one", len(p.idle))
@@ -63,6 +69,11 @@ func TestStackPoolEndings(t *testing.T) {
 		t.Fatalf("the pool holds %d goroutines, want 1", len(p.idle))
 	}
 }
+
+// raise panics with v; its name shows in the stack a stackPanic carries.
+//
+//go:noinline
+func raise(v any) { panic(v) }
 
 // TestStackPoolBounds: at most stackPoolIdle goroutines wait, and after
 // Close none does.
