@@ -568,7 +568,7 @@ func (t *txn) viewerHungUpRequest() bool {
 	if b == nil {
 		return false
 	}
-	return b.err != nil || (t.r.ContentLength > 0 && b.n < t.r.ContentLength && t.r.Context().Err() != nil)
+	return b.readErr() != nil || (t.r.ContentLength > 0 && b.count() < t.r.ContentLength && t.r.Context().Err() != nil)
 }
 
 // originContentRangeOK implements the OriginContentRangeLengthError check

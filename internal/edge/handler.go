@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kumo-dev/kumo/internal/accesslog"
@@ -662,20 +664,37 @@ func (t *txn) originBodyFailed(err error) {
 	panic(http.ErrAbortHandler)
 }
 
-// countingReader counts request body bytes read from the viewer.
+// countingReader counts request body bytes read from the viewer. Its reads
+// may run on another goroutine than the transaction's (http.Transport's
+// write loop sends a request body, and may still be at it when the
+// response is logged), so what it counts is read through count and
+// readErr.
 type countingReader struct {
 	rc  io.ReadCloser
-	n   int64
+	n   atomic.Int64
+	mu  sync.Mutex
 	err error // the read error that was not EOF, if any
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.rc.Read(p)
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	if err != nil && err != io.EOF {
+		c.mu.Lock()
 		c.err = err
+		c.mu.Unlock()
 	}
 	return n, err
+}
+
+// count is how many body bytes were read so far.
+func (c *countingReader) count() int64 { return c.n.Load() }
+
+// readErr is the read error that was not EOF, if any.
+func (c *countingReader) readErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
 }
 
 func (c *countingReader) Close() error { return c.rc.Close() }

@@ -128,7 +128,7 @@ func (t *txn) finish() {
 	}
 	var body int64
 	if t.reqBody != nil {
-		body = t.reqBody.n
+		body = t.reqBody.count()
 	} else if r.ContentLength > 0 {
 		body = r.ContentLength
 	}
