@@ -22,9 +22,9 @@ import (
 // which serves kumo's HTTP/2 (serve.Server); h2spec v2.2.1 was run against
 // kumo before and after serve gathered its HTTP/2 writes (h2Conn) and ran
 // its handlers on pooled goroutines (stackPool), with these same results.
-// The test fails on a failure not listed here and on a listed case that
-// passes, so that the list stays exact (an upgrade of x/net that fixes one
-// is then a one-line change here).
+// The test fails on a failure not listed here (or in h2specTimingCases)
+// and on a listed case that passes, so that the list stays exact (an
+// upgrade of x/net that fixes one is then a one-line change here).
 var h2specKnownFailures = map[string]string{
 	"http2/4.2/3": "h2spec's HEADERS frame (five 4,000-byte fields, about 20 KB) exceeds the default " +
 		"16,384 but not the 1 MiB that x/net/http2 advertises in SETTINGS_MAX_FRAME_SIZE, so it is answered",
@@ -34,6 +34,16 @@ var h2specKnownFailures = map[string]string{
 		"with 400 Bad Request instead of a stream error PROTOCOL_ERROR",
 	"http2/8.1.2.2/2": "x/net/http2 answers a request whose TE is not \"trailers\" " +
 		"with 400 Bad Request instead of a stream error PROTOCOL_ERROR",
+}
+
+// h2specTimingCases may pass or fail from one run to the next, each with
+// why: the outcome depends on which of two goroutines gets there first, and
+// either one is correct HTTP/2. They are logged, not held to an outcome.
+var h2specTimingCases = map[string]string{
+	"http2/6.9.1/3": "the request's HEADERS leave its body open, then two WINDOW_UPDATEs overflow " +
+		"the stream's window; when the edge has answered the request before they are read, " +
+		"x/net/http2 has reset the finished stream (its body unread) and ignores them, which " +
+		"RFC 9113 allows for a closed stream, so h2spec sees that RST_STREAM, not FLOW_CONTROL_ERROR",
 }
 
 // h2specMinCases is how many cases h2spec v2.2.1 runs with -t (TLS); a run
@@ -77,6 +87,13 @@ func TestH2Spec(t *testing.T) {
 	failed := 0
 	for _, c := range cases {
 		_, known := h2specKnownFailures[c.id]
+		if _, timing := h2specTimingCases[c.id]; timing {
+			if c.failed {
+				failed++
+				t.Logf("h2spec %s (%s) failed this time (a timing case, see h2specTimingCases): %s", c.id, c.name, c.message)
+			}
+			continue
+		}
 		switch {
 		case c.failed && !known:
 			t.Errorf("h2spec %s (%s) fails: %s", c.id, c.name, c.message)
@@ -87,9 +104,11 @@ func TestH2Spec(t *testing.T) {
 			failed++
 		}
 	}
-	for id := range h2specKnownFailures {
-		if !hasCase(cases, id) {
-			t.Errorf("h2spec ran no case %s (listed in h2specKnownFailures)", id)
+	for _, list := range []map[string]string{h2specKnownFailures, h2specTimingCases} {
+		for id := range list {
+			if !hasCase(cases, id) {
+				t.Errorf("h2spec ran no case %s (listed as known)", id)
+			}
 		}
 	}
 	t.Logf("h2spec: %d cases, %d passed, %d failed (known: %d)", len(cases), len(cases)-failed, failed, len(h2specKnownFailures))
@@ -112,15 +131,12 @@ func readH2specReport(path string) ([]h2specCase, error) {
 		Suites []struct {
 			Package string `xml:"package,attr"`
 			Cases   []struct {
-				Name    string `xml:"name,attr"`
-				Failure *struct {
-					Message string `xml:"message,attr"`
-					Text    string `xml:",chardata"`
-				} `xml:"failure"`
-				Error *struct {
-					Message string `xml:"message,attr"`
-				} `xml:"error"`
-				Skipped *struct{} `xml:"skipped"`
+				// h2spec puts the case's description in classname, and
+				// what it expected and what came in an error's text.
+				Name    string  `xml:"classname,attr"`
+				Failure *string `xml:"failure"`
+				Error   *string `xml:"error"`
+				Skipped *string `xml:"skipped"`
 			} `xml:"testcase"`
 		} `xml:"testsuite"`
 	}
@@ -133,12 +149,13 @@ func readH2specReport(path string) ([]h2specCase, error) {
 			c := h2specCase{id: s.Package + "/" + strconv.Itoa(i+1), name: tc.Name}
 			switch {
 			case tc.Failure != nil:
-				c.failed, c.message = true, strings.TrimSpace(tc.Failure.Message+" "+tc.Failure.Text)
+				c.failed, c.message = true, *tc.Failure
 			case tc.Error != nil:
-				c.failed, c.message = true, tc.Error.Message
+				c.failed, c.message = true, *tc.Error
 			case tc.Skipped != nil:
-				c.failed, c.message = true, "skipped"
+				c.failed, c.message = true, "skipped "+*tc.Skipped
 			}
+			c.message = strings.ReplaceAll(strings.TrimSpace(c.message), "\n", "; ")
 			cases = append(cases, c)
 		}
 	}
