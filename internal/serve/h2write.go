@@ -14,6 +14,31 @@ import (
 // bounded).
 const h2WriteMax = 64 << 10
 
+// h2BufSize is the capacity of the buffers an h2Conn gathers writes in. They
+// come from the server's pool when a connection has bytes to keep and go
+// back once sent, so an idle connection holds none (as x/net/http2's own
+// write buffer).
+const h2BufSize = 16 << 10
+
+// h2Bufs is the pool of an h2Conn's buffers (*[]byte, h2BufSize or grown
+// up to h2WriteMax).
+type h2Bufs struct{ pool sync.Pool }
+
+func (b *h2Bufs) get() []byte {
+	if p, ok := b.pool.Get().(*[]byte); ok {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, h2BufSize)
+}
+
+func (b *h2Bufs) put(buf []byte) {
+	if cap(buf) == 0 || cap(buf) > h2WriteMax {
+		return
+	}
+	buf = buf[:0]
+	b.pool.Put(&buf)
+}
+
 // h2Conn is the connection x/net/http2 serves an HTTP/2 connection on: the
 // *tls.Conn after serve's handshake, with its writes gathered.
 //
@@ -40,9 +65,9 @@ type h2Conn struct {
 	// Write, Close): it keeps the byte order of Writes.
 	wmu sync.Mutex
 
+	bufs    *h2Bufs
 	mu      sync.Mutex
-	pending []byte // bytes written and not yet sent
-	spare   []byte // the other buffer, swapped with pending by flush
+	pending []byte // bytes written and not yet sent (nil: none, no buffer)
 	err     error  // the first write error, or net.ErrClosed after Close
 
 	// closeFlush bounds Close's wait (h2CloseFlush; tests shorten it).
@@ -53,9 +78,10 @@ type h2Conn struct {
 	once sync.Once
 }
 
-// newH2Conn wraps tc and starts its flusher; Close ends it.
-func newH2Conn(tc *tls.Conn) *h2Conn {
-	c := &h2Conn{Conn: tc, closeFlush: h2CloseFlush, kick: make(chan struct{}, 1), done: make(chan struct{})}
+// newH2Conn wraps tc and starts its flusher; Close ends it. Its buffers
+// come from bufs.
+func newH2Conn(tc *tls.Conn, bufs *h2Bufs) *h2Conn {
+	c := &h2Conn{Conn: tc, bufs: bufs, closeFlush: h2CloseFlush, kick: make(chan struct{}, 1), done: make(chan struct{})}
 	go c.flusher()
 	return c
 }
@@ -74,6 +100,9 @@ func (c *h2Conn) Write(p []byte) (int, error) {
 		return c.writeThrough(p)
 	}
 	wake := len(c.pending) == 0
+	if c.pending == nil {
+		c.pending = c.bufs.get()
+	}
 	c.pending = append(c.pending, p...)
 	c.mu.Unlock()
 	if wake {
@@ -118,30 +147,23 @@ func (c *h2Conn) flusher() {
 	}
 }
 
-// flushLocked writes the kept bytes; c.wmu is held.
+// flushLocked writes the kept bytes and gives their buffer back to the
+// pool; c.wmu is held.
 func (c *h2Conn) flushLocked() error {
 	c.mu.Lock()
 	buf := c.pending
-	c.pending = c.spare[:0]
+	c.pending = nil
 	err := c.err
 	c.mu.Unlock()
+	defer c.bufs.put(buf) // after the write: the kernel has the bytes then
 	if err != nil || len(buf) == 0 {
-		c.putSpare(buf)
 		return err
 	}
 	_, werr := c.Conn.Write(buf)
-	c.putSpare(buf)
 	if werr != nil {
 		c.fail(werr)
 	}
 	return werr
-}
-
-// putSpare keeps buf's storage as the next swap's buffer.
-func (c *h2Conn) putSpare(buf []byte) {
-	c.mu.Lock()
-	c.spare = buf[:0]
-	c.mu.Unlock()
 }
 
 // fail records the first write error and closes the socket, which ends the
@@ -183,6 +205,7 @@ func (c *h2Conn) Close() error {
 		if open && len(buf) > 0 {
 			_, _ = c.Conn.Write(buf)
 		}
+		c.bufs.put(buf)
 		c.wmu.Unlock()
 		err = c.Conn.Close()
 	})

@@ -41,7 +41,7 @@ func tlsConnPair(t *testing.T) (server *tls.Conn, client *tls.Conn) {
 // h2WriteMax) between them, and the bytes Close sends.
 func TestH2ConnKeepsOrder(t *testing.T) {
 	server, client := tlsConnPair(t)
-	hc := newH2Conn(server)
+	hc := newH2Conn(server, new(h2Bufs))
 	var want bytes.Buffer
 	got := make(chan []byte, 1)
 	go func() {
@@ -89,7 +89,7 @@ func TestH2ConnKeepsOrder(t *testing.T) {
 // Writes fail too, and the connection is closed, which ends a read.
 func TestH2ConnWriteError(t *testing.T) {
 	server, client := tlsConnPair(t)
-	hc := newH2Conn(server)
+	hc := newH2Conn(server, new(h2Bufs))
 	defer hc.Close()
 	readDone := make(chan error, 1)
 	go func() {
@@ -133,7 +133,7 @@ func TestH2ConnCloseNotStuck(t *testing.T) {
 	// Small socket buffers: a 4 MiB write cannot complete unread.
 	_ = server.NetConn().(*net.TCPConn).SetWriteBuffer(4 << 10)
 	_ = client.NetConn().(*net.TCPConn).SetReadBuffer(4 << 10)
-	hc := newH2Conn(server)
+	hc := newH2Conn(server, new(h2Bufs))
 	hc.closeFlush = 50 * time.Millisecond
 	writing := make(chan error, 1)
 	go func() {
@@ -192,4 +192,40 @@ func tcpPair(t *testing.T, ln net.Listener) (client, server net.Conn) {
 	}
 	t.Cleanup(func() { sc.Close() })
 	return c, sc
+}
+
+// TestH2ConnIdleHoldsNoBuffer: once what a connection kept is sent, its
+// buffer is back in the pool: an idle connection holds none.
+func TestH2ConnIdleHoldsNoBuffer(t *testing.T) {
+	server, client := tlsConnPair(t)
+	hc := newH2Conn(server, new(h2Bufs))
+	defer hc.Close()
+	// Several rounds: a buffer kept from one round for the next would show
+	// from the second on.
+	for range 3 {
+		if _, err := hc.Write([]byte("frame")); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len("frame"))
+		if _, err := io.ReadFull(client, got); err != nil || string(got) != "frame" {
+			t.Fatalf("read %q, %v", got, err)
+		}
+	}
+	// The client has the bytes: the flusher sent them. It gives the buffer
+	// back just after the write returns.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		hc.wmu.Lock() // the flusher holds it until the buffer is back
+		hc.mu.Lock()
+		held := hc.pending != nil
+		hc.mu.Unlock()
+		hc.wmu.Unlock()
+		if !held {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("an idle connection still holds a buffer")
+		}
+		runtime.Gosched()
+	}
 }

@@ -120,8 +120,10 @@ type Server struct {
 	// but net/http cannot serve a connection whose TLS handshake kumo ran
 	// itself (serve must see net/http's plaintext), so ServeConn it is.
 	h2 *http2.Server
-	// h2Stacks runs the HTTP/2 handlers (stackPool).
+	// h2Stacks runs the HTTP/2 handlers (stackPool); h2Bufs holds the
+	// buffers their connections gather writes in (h2Conn).
 	h2Stacks stackPool
+	h2Bufs   h2Bufs
 	h2Hook   *http.Server // carries x/net/http2's graceful-shutdown hook only
 	plane    atomic.Pointer[Plane]
 	opt      Options
@@ -438,7 +440,7 @@ func looksLikeHTTP(hdr [5]byte) bool {
 // contexts carry ci (from ctx); x/net/http2 checks the TLS version and
 // cipher suite HTTP/2 requires.
 func (s *Server) serveH2(ctx context.Context, tc *tls.Conn) {
-	hc := newH2Conn(tc)
+	hc := newH2Conn(tc, &s.h2Bufs)
 	defer func() {
 		s.mu.Lock()
 		delete(s.h2conns, tc)
