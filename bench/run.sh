@@ -32,7 +32,10 @@
 # and the origins are pinned to CPU 1. Every server runs for the whole
 # benchmark, idle while another one is measured. "CPU s/1k req" is the
 # server's utime+stime (/proc/<pid>/stat, its child processes included) over
-# the run, per 1,000 completed requests.
+# the run, per 1,000 completed requests. "idle % server/load CPU" is how much
+# of the run CPU 0 and CPU 1 were idle (/proc/stat): the CPU that is never
+# idle is the one that sets the pace, and a server that leaves CPU 0 idle is
+# waiting on the load generator and the origins on CPU 1.
 #
 # Scenarios (wrk -t1 -c64 unless noted; h2load for HTTP/2):
 #   hit 1 KiB / 100 KiB    HTTP/1.1 keep-alive cache hit: kumo, nginx, Varnish,
@@ -362,8 +365,8 @@ CLK_TCK=$(getconf CLK_TCK)
 ROWS=$WORK/rows.tsv
 : >"$ROWS"
 
-# row SCENARIO SYSTEM RPS P50 P99 CPU NOTE
-row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$ROWS"; }
+# row SCENARIO SYSTEM RPS P50 P99 CPU NOTE [IDLE]
+row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" "${8:--}" >>"$ROWS"; }
 
 # to_ms VALUE: wrk's latency (123.45us, 1.23ms, 1.02s, 2.00m) in ms.
 to_ms() {
@@ -374,7 +377,28 @@ to_ms() {
 }
 
 # cpu_per_1k TICKS REQUESTS
-cpu_per_1k() { awk -v t="$1" -v n="$2" -v hz="$CLK_TCK" 'BEGIN { if (n > 0) printf "%.3f", t / hz / n * 1000; else print "-" }'; }
+cpu_per_1k() { awk -v t="$1" -v n="$2" -v hz="$CLK_TCK" 'BEGIN { if (n > 0) printf "%.4f", t / hz / n * 1000; else print "-" }'; }
+
+# core_times: "IDLE0 TOTAL0 IDLE1 TOTAL1", CPU 0's and CPU 1's idle and total
+# time so far (/proc/stat: idle includes iowait; total is user to steal).
+core_times() {
+  awk '$1 == "cpu0" || $1 == "cpu1" {
+    t = 0; for (i = 2; i <= 9; i++) t += $i
+    printf "%d %d ", $5 + $6, t }' /proc/stat
+}
+
+# idle_share BEFORE AFTER: "S/L", the per cent of the run the server CPU (0)
+# and the load CPU (1) were idle. The side that is not idle is the limit: a
+# server that leaves its CPU idle is waiting on the load CPU (wrk, h2load and
+# the origins), and the other way round.
+idle_share() {
+  awk -v a="$1" -v b="$2" 'BEGIN {
+    split(a, x, " "); split(b, y, " ")
+    s = y[2] - x[2]; l = y[4] - x[4]
+    si = 0; if (s > 0) si = 100 * (y[1] - x[1]) / s
+    li = 0; if (l > 0) li = 100 * (y[3] - x[3]) / l
+    printf "%.1f/%.1f", si, li }'
+}
 
 # median FILE: of the result lines in FILE (req/s first), the one with the
 # median req/s.
@@ -388,11 +412,13 @@ wrk_base() { echo "$WORK/wrk-$(echo "$1-$2" | tr -c 'A-Za-z0-9\n' _)"; }
 wrk_once() {
   local scenario=$1 system=$2 server=$3 url=$4 i=$5
   shift 5
-  local base out before after rps reqs p50 p99 errs sockerr
+  local base out before after cores0 cores1 rps reqs p50 p99 errs sockerr
   base=$(wrk_base "$scenario" "$system")
   out=$base.$i.txt
   before=$(cpu_ticks "$server")
+  cores0=$(core_times)
   taskset -c 1 wrk -t1 -c"$CONNS" -d"${duration}s" --latency "$@" "$url" >"$out" 2>&1 || true
+  cores1=$(core_times)
   after=$(cpu_ticks "$server")
   rps=$(awk '/^Requests\/sec:/{printf "%.0f", $2}' "$out")
   if [ -z "$rps" ]; then
@@ -404,7 +430,7 @@ wrk_once() {
   p99=$(awk '$1 == "99%" {print $2}' "$out")
   errs=$(awk '/Non-2xx or 3xx responses:/{print $NF}' "$out")
   sockerr=$(awk '/Socket errors/{sub(/^ *Socket errors: */, ""); gsub(/ /, "_"); print}' "$out")
-  echo "$rps $(to_ms "$p50") $(to_ms "$p99") $(cpu_per_1k $((after - before)) "$reqs") ${errs:-0} ${sockerr:--}" >>"$base.results"
+  echo "$rps $(to_ms "$p50") $(to_ms "$p99") $(cpu_per_1k $((after - before)) "$reqs") ${errs:-0} ${sockerr:--} $(idle_share "$cores0" "$cores1")" >>"$base.results"
 }
 
 # wrk_row SCENARIO SYSTEM: the row of the run with the median req/s.
@@ -413,7 +439,7 @@ wrk_row() {
   results=$(wrk_base "$scenario" "$system").results
   m=$(median "$results")
   if [ -z "$m" ]; then
-    row "$scenario" "$system" - - - - "wrk failed"
+    row "$scenario" "$system" - - - - "wrk failed" -
     return
   fi
   set -- $m
@@ -421,7 +447,7 @@ wrk_row() {
   ((runs == 1)) || note="median of $runs runs ($(sort -n -k1,1 "$results" | awk '{printf "%s%s", (NR > 1 ? ", " : ""), $1}') req/s)"
   [ "$5" = 0 ] || note="$note; $5 non-2xx!"
   [ "$6" = - ] || note="$note; socket errors: ${6//_/ }"
-  row "$scenario" "$system" "$1" "$2" "$3" "$4" "$note"
+  row "$scenario" "$system" "$1" "$2" "$3" "$4" "$note" "${7:--}"
   log "$scenario / $system: $1 req/s"
 }
 
@@ -458,12 +484,14 @@ measure_wrk() {
 measure_h2() {
   local scenario=$1 system=$2 server=$3 url=$4
   local base=$WORK/h2load-$(echo "$scenario-$system" | tr -c 'A-Za-z0-9\n' _)
-  local results=$base.results i out before after rps reqs mean failed
+  local results=$base.results i out before after cores0 cores1 rps reqs mean failed
   : >"$results"
   for ((i = 1; i <= runs; i++)); do
     out=$base.$i.txt
     before=$(cpu_ticks "$server")
+    cores0=$(core_times)
     taskset -c 1 h2load -t1 -c"$CONNS" -m10 -D "$duration" "$url" >"$out" 2>&1 || true
+    cores1=$(core_times)
     after=$(cpu_ticks "$server")
     rps=$(awk '/^finished in/{gsub(/,/, ""); printf "%.0f", $4}' "$out")
     reqs=$(awk '/^requests:/{print $8}' "$out") # "requests: N total, N started, N done, N succeeded, N failed, ..."
@@ -473,19 +501,19 @@ measure_h2() {
     fi
     mean=$(awk '/^time for request:/{print $6}' "$out")
     failed=$(awk '/^requests:/{print $10}' "$out")
-    echo "$rps $(to_ms "$mean") $(cpu_per_1k $((after - before)) "$reqs") ${failed:-0}" >>"$results"
+    echo "$rps $(to_ms "$mean") $(cpu_per_1k $((after - before)) "$reqs") ${failed:-0} $(idle_share "$cores0" "$cores1")" >>"$results"
   done
   local m
   m=$(median "$results")
   if [ -z "$m" ]; then
-    row "$scenario" "$system" - - - - "h2load failed"
+    row "$scenario" "$system" - - - - "h2load failed" -
     return
   fi
   set -- $m
   local note="h2load -m10 gives no percentiles: mean $2 ms"
   ((runs == 1)) || note="$note; median of $runs runs ($(sort -n -k1,1 "$results" | awk '{printf "%s%s", (NR > 1 ? ", " : ""), $1}') req/s)"
   [ "$4" = 0 ] || note="$note; $4 failed!"
-  row "$scenario" "$system" "$1" - - "$3" "$note"
+  row "$scenario" "$system" "$1" - - "$3" "$note" "${5:--}"
   log "$scenario / $system: $1 req/s"
 }
 
@@ -543,15 +571,15 @@ fill() {
 # --- table -----------------------------------------------------------------------
 print_table() {
   echo
-  echo "| scenario | system | req/s | p50 ms | p99 ms | server CPU s / 1k req | kumo ÷ this | note |"
-  echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"
+  echo "| scenario | system | req/s | p50 ms | p99 ms | server CPU s / 1k req | idle % server/load CPU | kumo ÷ this | note |"
+  echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
   awk -F'\t' '
     function num(s) { sub(/ .*/, "", s); return s + 0 }
     {
       ratio = "-"
       if ($1 != cur) { cur = $1; ref = $3 }
       else if (num($3) > 0 && num(ref) > 0) ratio = sprintf("%.2f×", num(ref) / num($3))
-      printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, ratio, $7
+      printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $8, ratio, $7
     }' "$ROWS"
 }
 
