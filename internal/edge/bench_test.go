@@ -1,15 +1,20 @@
 package edge
 
 import (
+	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kumo-dev/kumo/internal/accesslog"
 	"github.com/kumo-dev/kumo/internal/model"
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
 )
 
 var kib = strings.Repeat("k", 1024)
@@ -81,5 +86,56 @@ func BenchmarkHitPath(b *testing.B) {
 		if w.n != 1024 {
 			b.Fatalf("wrote %d", w.n)
 		}
+	}
+}
+
+// BenchmarkHitHTTP3: the same hit over HTTP/3 (QUIC on loopback UDP), one
+// connection, 16 requests at a time per CPU.
+func BenchmarkHitHTTP3(b *testing.B) {
+	org := startOrigin(b, okHandler(kib, "max-age=3600"), nil)
+	h3 := startHTTP3(b)
+	ev := newEnv(b, nil, testStack(testOrigin("origin.example.com", model.OriginHTTPOnly), policyBehavior(CachingOptimizedID, ""),
+		func(d *model.Distribution) { d.HTTPVersion = "http2and3" }))
+	ev.res.Set("origin.example.com", org.addr)
+	ev.edge.cfg.Log = func(*model.Distribution, *accesslog.CloudFrontRecord) {}
+	h3.Swap(ev.edge)
+	tr := &http3.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: ev.ca.Pool()},
+		Dial: func(ctx context.Context, _ string, tlsCfg *tls.Config, cfg *quic.Config) (*quic.Conn, error) {
+			return quic.DialAddrEarly(ctx, h3.Addr(), tlsCfg, cfg)
+		},
+	}
+	b.Cleanup(func() { _ = tr.Close() })
+	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	req, _ := http.NewRequest("GET", "https://"+testDomain+"/bench", nil)
+	get := func() error {
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if n != 1024 || resp.ProtoMajor != 3 {
+			return fmt.Errorf("got %d bytes over %s", n, resp.Proto)
+		}
+		return nil
+	}
+	if err := get(); err != nil { // the miss that stores it
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := get(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	if org.hits.Load() != 1 {
+		b.Fatalf("origin hits %d", org.hits.Load())
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 
 	"github.com/quic-go/quic-go/http3"
+
+	"github.com/kumo-dev/kumo/internal/serve"
 )
 
 // http3Enabled implements HttpVersion for HTTP/3 (cloudfront.md §5.8):
@@ -59,6 +61,9 @@ type HTTP3Server struct {
 	srv  *http3.Server
 	edge atomic.Pointer[Edge]
 	done chan error
+	// stacks runs the handlers: quic-go starts each request on a new
+	// goroutine, whose stack the edge would grow again every time.
+	stacks serve.StackPool
 }
 
 // ListenHTTP3 binds addr (UDP) and serves HTTP/3 on it. Until Swap, every
@@ -79,7 +84,7 @@ func ListenHTTP3(addr string, logger *slog.Logger) (*HTTP3Server, error) {
 				http.Error(w, "kumo is starting", http.StatusServiceUnavailable)
 				return
 			}
-			e.serve(w, r, true, false)
+			s.stacks.Run(func() { e.serve(w, r, true, false) })
 		}),
 		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS13, GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 			e := s.edge.Load()
@@ -111,6 +116,7 @@ func (s *HTTP3Server) Shutdown(ctx context.Context) error {
 		_ = s.srv.Close()
 	}
 	_ = s.pc.Close()
+	s.stacks.Close()
 	if serr := <-s.done; serr != nil && !errors.Is(serr, http.ErrServerClosed) && !errors.Is(serr, net.ErrClosed) && err == nil && !strings.Contains(serr.Error(), "closed") {
 		err = serr
 	}

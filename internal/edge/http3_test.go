@@ -25,15 +25,7 @@ import (
 func TestHTTP3(t *testing.T) {
 	origin := startOrigin(t, func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("over h3")) }, nil)
 	ca := newCA(t)
-	h3, err := ListenHTTP3("127.0.0.1:0", slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = h3.Shutdown(ctx)
-	})
+	h3 := startHTTP3(t)
 	st := testStack(testOrigin("origin.example.com", model.OriginHTTPOnly), policyBehavior(CachingDisabledID, ""),
 		func(d *model.Distribution) { d.HTTPVersion = "http2and3" })
 	plain := testStack(testOrigin("origin.example.com", model.OriginHTTPOnly), policyBehavior(CachingDisabledID, "")).Distributions[0]
@@ -90,4 +82,19 @@ func TestHTTP3(t *testing.T) {
 	if _, err := h3c.Get("https://" + plain.DomainName + "/h3"); err == nil {
 		t.Errorf("a distribution without HTTP/3 accepted a QUIC handshake")
 	}
+}
+
+// startHTTP3 binds an HTTP/3 listener on a free loopback UDP port, shut
+// down when the test ends.
+func startHTTP3(t testing.TB) *HTTP3Server {
+	h3, err := ListenHTTP3("127.0.0.1:0", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = h3.Shutdown(ctx)
+	})
+	return h3
 }

@@ -120,9 +120,9 @@ type Server struct {
 	// but net/http cannot serve a connection whose TLS handshake kumo ran
 	// itself (serve must see net/http's plaintext), so ServeConn it is.
 	h2 *http2.Server
-	// h2Stacks runs the HTTP/2 handlers (stackPool); h2Bufs holds the
+	// h2Stacks runs the HTTP/2 handlers (StackPool); h2Bufs holds the
 	// buffers their connections gather writes in (h2Conn).
-	h2Stacks stackPool
+	h2Stacks StackPool
 	h2Bufs   h2Bufs
 	h2Hook   *http.Server // carries x/net/http2's graceful-shutdown hook only
 	plane    atomic.Pointer[Plane]

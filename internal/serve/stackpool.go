@@ -8,30 +8,32 @@ import (
 	"sync"
 )
 
-// stackPoolIdle bounds the goroutines a stackPool keeps waiting for work:
+// stackPoolIdle bounds the goroutines a StackPool keeps waiting for work:
 // at the 32 KiB a handler's stack grows to, 128 of them hold 4 MiB.
 const stackPoolIdle = 128
 
-// stackPool runs functions on long-lived goroutines whose stacks have
-// already grown, for callers that start on a new goroutine each time.
+// StackPool runs functions on long-lived goroutines whose stacks have
+// already grown, for callers that start on a new goroutine each time. The
+// zero value is ready to use.
 //
-// Why: x/net/http2 runs every request's handler on a goroutine of its own,
-// which starts with a small stack; the edge's hit path is deeper than that,
-// so each HTTP/2 request paid for growing (copying) its stack once or
-// twice: 13 % of kumo's CPU under h2load -m10 against the bench stack.
+// Why: x/net/http2 and quic-go's http3 run every request's handler on a
+// goroutine of its own, which starts with a small stack; the edge's hit
+// path is deeper than that, so each HTTP/2 request paid for growing
+// (copying) its stack once or twice: 13 % of kumo's CPU under h2load -m10
+// against the bench stack.
 // Run hands the function to a waiting goroutine (or a new one when none
 // waits) and blocks until it returns, so the caller sees what it would
 // have seen calling it: the return, a panic (raised again in the caller:
 // http.ErrAbortHandler as it is, any other value as a *stackPanic that
 // carries the stack it was raised on), or runtime.Goexit (called again in
 // the caller).
-type stackPool struct {
+type StackPool struct {
 	mu     sync.Mutex
 	idle   []*stackWorker
 	closed bool // Close was called: no goroutine waits for work again
 }
 
-// stackWorker is one long-lived goroutine of a stackPool.
+// stackWorker is one long-lived goroutine of a StackPool.
 type stackWorker struct {
 	job  chan func()
 	done chan stackResult
@@ -53,7 +55,7 @@ type stackPanic struct {
 }
 
 func (p *stackPanic) Error() string {
-	return fmt.Sprintf("%v\n\n[panicked on a serve.stackPool goroutine]\n%s", p.value, p.stack)
+	return fmt.Sprintf("%v\n\n[panicked on a serve.StackPool goroutine]\n%s", p.value, p.stack)
 }
 
 // Unwrap returns the panic's value when it is an error.
@@ -64,7 +66,7 @@ func (p *stackPanic) Unwrap() error {
 
 // Run calls f on one of the pool's goroutines and returns when f does,
 // panicking or calling runtime.Goexit as f did.
-func (p *stackPool) Run(f func()) {
+func (p *StackPool) Run(f func()) {
 	w := p.get()
 	w.job <- f
 	res := <-w.done
@@ -77,7 +79,7 @@ func (p *stackPool) Run(f func()) {
 	}
 }
 
-func (p *stackPool) get() *stackWorker {
+func (p *StackPool) get() *stackWorker {
 	p.mu.Lock()
 	if n := len(p.idle); n > 0 {
 		w := p.idle[n-1]
@@ -93,7 +95,7 @@ func (p *stackPool) get() *stackWorker {
 }
 
 // put keeps w waiting for work, or ends it when enough wait.
-func (p *stackPool) put(w *stackWorker) {
+func (p *StackPool) put(w *stackWorker) {
 	p.mu.Lock()
 	if !p.closed && len(p.idle) < stackPoolIdle {
 		p.idle = append(p.idle, w)
@@ -106,7 +108,7 @@ func (p *stackPool) put(w *stackWorker) {
 
 // Close ends the goroutines waiting for work. Run may still be called: it
 // then runs each function on a goroutine that ends after it.
-func (p *stackPool) Close() {
+func (p *StackPool) Close() {
 	p.mu.Lock()
 	idle := p.idle
 	p.idle, p.closed = nil, true

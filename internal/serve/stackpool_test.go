@@ -14,7 +14,7 @@ import (
 // function it runs did, and the goroutine that ran a function that
 // returned or panicked runs the next one.
 func TestStackPoolEndings(t *testing.T) {
-	var p stackPool
+	var p StackPool
 	defer p.Close()
 	ran := false
 	p.Run(func() { ran = true })
@@ -78,7 +78,7 @@ func raise(v any) { panic(v) }
 // TestStackPoolBounds: at most stackPoolIdle goroutines wait, and after
 // Close none does.
 func TestStackPoolBounds(t *testing.T) {
-	var p stackPool
+	var p StackPool
 	n := stackPoolIdle + 20
 	var started, release sync.WaitGroup
 	started.Add(n)
