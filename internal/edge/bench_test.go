@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kumo-dev/kumo/internal/accesslog"
-	"github.com/kumo-dev/kumo/internal/model"
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
+
+	"github.com/kumo-dev/kumo/internal/accesslog"
+	"github.com/kumo-dev/kumo/internal/model"
 )
 
 var kib = strings.Repeat("k", 1024)

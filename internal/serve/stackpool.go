@@ -14,7 +14,7 @@ const stackPoolIdle = 128
 
 // StackPool runs functions on long-lived goroutines whose stacks have
 // already grown, for callers that start on a new goroutine each time. The
-// zero value is ready to use.
+// zero value is ready to use; a StackPool must not be copied after.
 //
 // Why: x/net/http2 and quic-go's http3 run every request's handler on a
 // goroutine of its own, which starts with a small stack; the edge's hit
