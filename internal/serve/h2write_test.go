@@ -69,13 +69,8 @@ func TestH2ConnKeepsOrder(t *testing.T) {
 	if err := hc.Close(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
-	select {
-	case b := <-got:
-		if !bytes.Equal(b, want.Bytes()) {
-			t.Fatalf("received %d bytes, not the %d written in order", len(b), want.Len())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the client did not read to the end")
+	if b := WaitFor(t, got, "the client to read to the end"); !bytes.Equal(b, want.Bytes()) {
+		t.Fatalf("received %d bytes, not the %d written in order", len(b), want.Len())
 	}
 	if _, err := hc.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("write after Close: %v, want net.ErrClosed", err)
@@ -116,13 +111,8 @@ func TestH2ConnWriteError(t *testing.T) {
 	if _, err2 := hc.Write([]byte("y")); err2 == nil {
 		t.Fatal("a write after the failed one succeeded")
 	}
-	select {
-	case rerr := <-readDone:
-		if rerr == nil {
-			t.Fatal("the pending read ended without an error")
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the pending read did not end after the write error")
+	if rerr := WaitFor(t, readDone, "the pending read to end after the write error"); rerr == nil {
+		t.Fatal("the pending read ended without an error")
 	}
 }
 
@@ -151,18 +141,9 @@ func TestH2ConnCloseNotStuck(t *testing.T) {
 	}
 	closed := make(chan error, 1)
 	go func() { closed <- hc.Close() }()
-	select {
-	case <-closed:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close did not return with the peer not reading")
-	}
-	select {
-	case err := <-writing:
-		if err == nil {
-			t.Fatal("the blocked write succeeded")
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the blocked write did not end after Close")
+	WaitFor(t, closed, "Close to return with the peer not reading")
+	if err := WaitFor(t, writing, "the blocked write to end after Close"); err == nil {
+		t.Fatal("the blocked write succeeded")
 	}
 }
 

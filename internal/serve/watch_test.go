@@ -43,18 +43,6 @@ func newWatcher(hold time.Duration) *watcher {
 	return &watcher{hold: hold, entered: make(chan struct{}, 8), ended: make(chan error, 8)}
 }
 
-func waitFor[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(10 * time.Second):
-		t.Fatalf("timed out waiting for %s", what)
-	}
-	var zero T
-	return zero
-}
-
 // TestWatchClientGone: a watched request's context ends with ErrClientGone
 // when the client closes, also on a connection's later requests (whose
 // watch read began as the previous request's).
@@ -76,16 +64,16 @@ func TestWatchClientGone(t *testing.T) {
 			if string(b) != "ok" {
 				t.Fatalf("request %d: %q", i, b)
 			}
-			if cause := waitFor(t, h.ended, "the handler"); cause != nil {
+			if cause := serve.WaitFor(t, h.ended, "the handler"); cause != nil {
 				t.Fatalf("request %d: watch ended with %v while the client stayed", i, cause)
 			}
 		}
 		if _, err := io.WriteString(c, get1("/wait")); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, h.entered, "the waiting request")
+		serve.WaitFor(t, h.entered, "the waiting request")
 		c.Close()
-		if cause := waitFor(t, h.ended, "the watch to end"); !errors.Is(cause, serve.ErrClientGone) {
+		if cause := serve.WaitFor(t, h.ended, "the watch to end"); !errors.Is(cause, serve.ErrClientGone) {
 			t.Fatalf("cause %v, want ErrClientGone", cause)
 		}
 	})
@@ -106,8 +94,8 @@ func TestWatchOutlivesReadTimeouts(t *testing.T) {
 			if _, err := io.WriteString(c, get1("/wait")); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, h.entered, "the request")
-			if cause := waitFor(t, h.ended, "the handler"); cause != nil {
+			serve.WaitFor(t, h.entered, "the request")
+			if cause := serve.WaitFor(t, h.ended, "the handler"); cause != nil {
 				t.Fatalf("request %d: watch ended with %v", i, cause)
 			}
 			resp, err := http.ReadResponse(br, nil)
@@ -180,7 +168,7 @@ func TestWatchShutdown(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
-		waitFor(t, h.ended, "the first request")
+		serve.WaitFor(t, h.ended, "the first request")
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := s.Shutdown(ctx); err != nil {
@@ -256,7 +244,7 @@ func TestWatchClientFunc(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, _ = io.Copy(io.Discard, resp.Body)
-			if !waitFor(t, h.served, "the handler") {
+			if !serve.WaitFor(t, h.served, "the handler") {
 				t.Fatal("WatchClientFunc reported false on the lean engine")
 			}
 		}
@@ -267,12 +255,12 @@ func TestWatchClientFunc(t *testing.T) {
 		if _, err := io.WriteString(c, get1("/wait")); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, h.entered, "the request to be watched")
+		serve.WaitFor(t, h.entered, "the request to be watched")
 		c.Close()
-		if cause := waitFor(t, h.gone, "gone"); !errors.Is(cause, serve.ErrClientGone) {
+		if cause := serve.WaitFor(t, h.gone, "gone"); !errors.Is(cause, serve.ErrClientGone) {
 			t.Fatalf("gone(%v), want ErrClientGone", cause)
 		}
-		if !waitFor(t, h.served, "the handler") {
+		if !serve.WaitFor(t, h.served, "the handler") {
 			t.Fatal("WatchClientFunc reported false on the lean engine")
 		}
 		select {
@@ -287,7 +275,7 @@ func TestWatchClientFunc(t *testing.T) {
 		if _, err := io.WriteString(c, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nab"); err != nil {
 			t.Fatal(err)
 		}
-		if waitFor(t, h.served, "the net/http handler") {
+		if serve.WaitFor(t, h.served, "the net/http handler") {
 			t.Fatal("WatchClientFunc reported true for a request net/http serves")
 		}
 	})
@@ -376,9 +364,9 @@ func TestStopWatchingClient(t *testing.T) {
 		if _, err := io.WriteString(c, get1("/stop")); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, h.entered, "the request to be watched")
+		serve.WaitFor(t, h.entered, "the request to be watched")
 		c.Close()
-		if problem := waitFor(t, h.called, "the handler"); problem != "" {
+		if problem := serve.WaitFor(t, h.called, "the handler"); problem != "" {
 			t.Fatal(problem)
 		}
 	})
