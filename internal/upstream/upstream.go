@@ -32,7 +32,6 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/kumo-dev/kumo/internal/httpwire"
@@ -87,15 +86,10 @@ type pconn struct {
 	t    *Transport
 	addr string
 	conn net.Conn
-	// raw is conn's for writeAwait (nil: not a plain TCP connection),
-	// await the state of its call and awaitFn that state's step.
-	raw     syscall.RawConn
-	await   awaitState
-	awaitFn func(fd uintptr) bool
-	lim     io.LimitedReader // between br and conn: bounds the response head
-	br      *bufio.Reader
-	wbuf    []byte
-	keys    []string
+	lim  io.LimitedReader // between br and conn: bounds the response head
+	br   *bufio.Reader
+	wbuf []byte
+	keys []string
 	// spare is the response readLean parsed last, filled again by the
 	// next one (ReuseResponses).
 	spare  *leanResponse
@@ -248,9 +242,8 @@ func (t *Transport) get(ctx context.Context, addr string, a *Abort) (*pconn, boo
 	if err != nil {
 		return nil, false, err
 	}
-	pc := &pconn{t: t, addr: addr, conn: c, raw: rawConn(c), wbuf: make([]byte, 0, 1024)}
+	pc := &pconn{t: t, addr: addr, conn: c, wbuf: make([]byte, 0, 1024)}
 	pc.closeConn = func() { _ = c.Close() }
-	pc.awaitFn = pc.await.step
 	pc.lim.R = c
 	pc.lim.N = unlimited
 	pc.br = bufio.NewReaderSize(&pc.lim, 4096)
@@ -354,15 +347,17 @@ func (t *Transport) Close() {
 // reports whether any byte of a response arrived.
 func (pc *pconn) roundTrip(req *http.Request, trace *httptrace.ClientTrace, o Observer) (resp *http.Response, b *body, readAny bool, err error) {
 	pc.wbuf = pc.appendRequest(pc.wbuf[:0], req)
-	n, awaited, err := pc.writeAwait(pc.wbuf, o, trace)
-	if err == nil && !awaited {
-		_, err = pc.conn.Write(pc.wbuf[n:])
-		if err == nil {
-			wroteHead(o, trace)
-		}
-	}
-	if err != nil {
+	if _, err := pc.conn.Write(pc.wbuf); err != nil {
 		return nil, nil, false, fmt.Errorf("upstream: write request: %w", err)
+	}
+	if o != nil {
+		o.WroteHeaders()
+	}
+	if trace != nil && trace.WroteHeaders != nil {
+		trace.WroteHeaders()
+	}
+	if trace != nil && trace.WroteRequest != nil {
+		trace.WroteRequest(httptrace.WroteRequestInfo{})
 	}
 	maxHead := pc.t.MaxResponseHeaderBytes
 	if maxHead <= 0 {
@@ -423,19 +418,6 @@ func (pc *pconn) roundTrip(req *http.Request, trace *httptrace.ClientTrace, o Ob
 			return nil, nil, true, errors.New("upstream: unexpected 101 Switching Protocols to a request without Upgrade")
 		}
 		return resp, nil, true, nil
-	}
-}
-
-// wroteHead tells o and trace that the request head was written.
-func wroteHead(o Observer, trace *httptrace.ClientTrace) {
-	if o != nil {
-		o.WroteHeaders()
-	}
-	if trace != nil && trace.WroteHeaders != nil {
-		trace.WroteHeaders()
-	}
-	if trace != nil && trace.WroteRequest != nil {
-		trace.WroteRequest(httptrace.WroteRequestInfo{})
 	}
 }
 
