@@ -395,7 +395,7 @@ func (ex *exchange) forward(r *http.Request, tg *targetGroup, peer netip.AddrPor
 		defer cancel(nil)
 		ex.cancel = cancel
 	}
-	ex.moved.begin(time.Now())
+	ex.moved.begin(ex.received) // (the idle timeout does not need a newer time)
 	ex.idleTimeout = lb.idleTimeout
 	if t.ext.track(ex) {
 		defer t.ext.untrack(ex)

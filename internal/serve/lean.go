@@ -77,8 +77,6 @@ type leanConn struct {
 	headDeadline bool
 	// lastMethod is the method of the connection's last request.
 	lastMethod string
-	// now is when the request being served started: its Date.
-	now time.Time
 
 	// extent is the length of the request ServeFast is serving.
 	extent int
@@ -551,7 +549,6 @@ func (lc *leanConn) serveFast(fh FastHandler, req *http.Request, extent int) (se
 	w := &lc.resp
 	w.reset(lc, req)
 	lc.extent = extent
-	lc.now = time.Now()
 	defer lc.stopWatch()
 	defer func() {
 		if v := recover(); v != nil {
